@@ -1,0 +1,187 @@
+/* SPDX-License-Identifier: MIT */
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "macros.h"
+#include "util.h"
+
+uint64_t now_usec(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / 1000;
+}
+
+int read_file_at(int dirfd, const char *path, size_t max, char **ret, size_t *ret_len) {
+        _cleanup_close_ int fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0)
+                return negative_errno();
+
+        size_t size = 0, cap = 256;
+        _cleanup_free_ char *buf = malloc(cap);
+        if (!buf)
+                return -ENOMEM;
+        for (;;) {
+                if (size + 1 >= cap) {
+                        if (cap > max)
+                                return -EFBIG;
+                        cap *= 2;
+                        char *n = realloc(buf, cap);
+                        if (!n)
+                                return -ENOMEM;
+                        buf = n;
+                }
+                ssize_t k = read(fd, buf + size, cap - size - 1);
+                if (k < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return negative_errno();
+                }
+                if (k == 0)
+                        break;
+                size += (size_t) k;
+                if (size > max)
+                        return -EFBIG;
+        }
+        buf[size] = 0;
+        if (ret_len)
+                *ret_len = size;
+        *ret = TAKE_PTR(buf);
+        return 0;
+}
+
+int write_file_at(int dirfd, const char *path, const char *s) {
+        _cleanup_close_ int fd = openat(dirfd, path, O_WRONLY | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0)
+                return negative_errno();
+        size_t len = strlen(s);
+        ssize_t k = write(fd, s, len);
+        if (k < 0)
+                return negative_errno();
+        return (size_t) k == len ? 0 : -EIO;
+}
+
+int mkdir_p(const char *path, mode_t mode) {
+        char buf[4096];
+        size_t len = strlen(path);
+        if (len == 0 || len >= sizeof buf)
+                return -EINVAL;
+        memcpy(buf, path, len + 1);
+        for (char *p = buf + 1; *p; p++) {
+                if (*p != '/')
+                        continue;
+                *p = 0;
+                if (mkdir(buf, mode) < 0 && errno != EEXIST)
+                        return negative_errno();
+                *p = '/';
+        }
+        if (mkdir(buf, mode) < 0 && errno != EEXIST)
+                return negative_errno();
+        return 0;
+}
+
+void strv_free(char **l) {
+        if (!l)
+                return;
+        for (char **i = l; *i; i++)
+                free(*i);
+        free(l);
+}
+
+size_t strv_length(char *const *l) {
+        size_t n = 0;
+        if (l)
+                while (l[n])
+                        n++;
+        return n;
+}
+
+int strv_push(char ***l, char *value) {
+        size_t n = strv_length(*l);
+        char **c = realloc(*l, (n + 2) * sizeof(char *));
+        if (!c) {
+                free(value);
+                return -ENOMEM;
+        }
+        c[n] = value;
+        c[n + 1] = NULL;
+        *l = c;
+        return 0;
+}
+
+int strv_extend_strv(char ***l, char *const *other) {
+        for (char *const *i = other; i && *i; i++) {
+                char *d = strdup(*i);
+                if (!d || strv_push(l, d) < 0)
+                        return -ENOMEM;
+        }
+        return 0;
+}
+
+char **strv_copy(char *const *l) {
+        char **c = calloc(strv_length(l) + 1, sizeof(char *));
+        if (!c)
+                return NULL;
+        for (size_t i = 0; l && l[i]; i++)
+                if (!(c[i] = strdup(l[i]))) {
+                        strv_free(c);
+                        return NULL;
+                }
+        return c;
+}
+
+bool strv_equal(char *const *a, char *const *b) {
+        size_t n = strv_length(a);
+        if (n != strv_length(b))
+                return false;
+        for (size_t i = 0; i < n; i++)
+                if (!streq(a[i], b[i]))
+                        return false;
+        return true;
+}
+
+char *format_timespan(char *buf, size_t len, uint64_t usec) {
+        if (usec == USEC_INFINITY) {
+                snprintf(buf, len, "infinity");
+                return buf;
+        }
+        uint64_t s = usec / USEC_PER_SEC;
+        if (s >= 86400)
+                snprintf(buf, len, "%" PRIu64 "d %" PRIu64 "h", s / 86400, s % 86400 / 3600);
+        else if (s >= 3600)
+                snprintf(buf, len, "%" PRIu64 "h %" PRIu64 "min", s / 3600, s % 3600 / 60);
+        else if (s >= 60)
+                snprintf(buf, len, "%" PRIu64 "min %" PRIu64 "s", s / 60, s % 60);
+        else if (s >= 1)
+                snprintf(buf, len, "%" PRIu64 ".%03" PRIu64 "s", s, usec % USEC_PER_SEC / 1000);
+        else
+                snprintf(buf, len, "%" PRIu64 "ms", usec / 1000);
+        return buf;
+}
+
+char *format_bytes(char *buf, size_t len, uint64_t bytes) {
+        static const char suffix[] = "KMGT";
+        if (bytes < 1024) {
+                snprintf(buf, len, "%" PRIu64 "B", bytes);
+                return buf;
+        }
+        double v = (double) bytes;
+        size_t i = 0;
+        for (v /= 1024; v >= 1024 && i + 1 < sizeof suffix - 1; v /= 1024)
+                i++;
+        snprintf(buf, len, "%.1f%c", v, suffix[i]);
+        return buf;
+}
+
+bool filename_is_valid_unit_name(const char *s) {
+        size_t n = strlen(s);
+        if (n == 0 || n > 64 || s[0] == '.' || s[0] == '-')
+                return false;
+        for (const char *p = s; *p; p++)
+                if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+                      *p == '-' || *p == '_' || *p == '.' || *p == '@'))
+                        return false;
+        return true;
+}

@@ -1,0 +1,74 @@
+/* SPDX-License-Identifier: MIT */
+#include <stdio.h>
+#include <string.h>
+
+#include "cmdline.h"
+#include "macros.h"
+#include "value.h"
+
+void cmdline_defaults(KeelOptions *o) {
+        *o = (KeelOptions) { .shell = true };
+        snprintf(o->units_dir, sizeof o->units_dir, "/etc/keel/units");
+        snprintf(o->hostname, sizeof o->hostname, "keel");
+}
+
+static void apply(KeelOptions *o, const char *key, const char *value, void (*warn)(const char *)) {
+        char msg[700];
+        bool b;
+        if (streq(key, "keel.shell")) {
+                if (!value)
+                        o->shell = true;
+                else if (parse_boolean(value, &b) >= 0)
+                        o->shell = b;
+                else {
+                        snprintf(msg, sizeof msg, "keel.shell=%s: not a boolean, keeping %d", value, o->shell);
+                        warn(msg);
+                }
+        } else if (streq(key, "keel.debug")) {
+                o->debug = !value || parse_boolean(value, &b) < 0 || b;
+        } else if (streq(key, "keel.units")) {
+                if (value && value[0] == '/' && strlen(value) < sizeof o->units_dir)
+                        snprintf(o->units_dir, sizeof o->units_dir, "%s", value);
+                else {
+                        snprintf(msg, sizeof msg, "keel.units=%s: want an absolute path, keeping %s",
+                                 value ? value : "", o->units_dir);
+                        warn(msg);
+                }
+        } else if (streq(key, "keel.hostname")) {
+                if (value && *value && strlen(value) < sizeof o->hostname)
+                        snprintf(o->hostname, sizeof o->hostname, "%s", value);
+                else {
+                        snprintf(msg, sizeof msg, "keel.hostname: want 1 to 64 characters");
+                        warn(msg);
+                }
+        } else if (strncmp(key, "keel.", 5) == 0) {
+                snprintf(msg, sizeof msg, "unknown option %s on the kernel command line, ignored", key);
+                warn(msg);
+        }
+}
+
+void cmdline_parse(const char *line, KeelOptions *o, void (*warn)(const char *msg)) {
+        char word[512];
+        const char *p = line;
+        while (*p) {
+                while (*p == ' ' || *p == '\t' || *p == '\n')
+                        p++;
+                if (!*p)
+                        break;
+                size_t n = 0;
+                bool quoted = false;
+                for (; *p && (quoted || (*p != ' ' && *p != '\t' && *p != '\n')); p++) {
+                        if (*p == '"') {
+                                quoted = !quoted;
+                                continue;
+                        }
+                        if (n < sizeof word - 1)
+                                word[n++] = *p;
+                }
+                word[n] = 0;
+                char *eq = strchr(word, '=');
+                if (eq)
+                        *eq = 0;
+                apply(o, word, eq ? eq + 1 : NULL, warn);
+        }
+}

@@ -1,0 +1,17 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+#include <stdbool.h>
+
+/* keel.* options on the kernel command line (../shared/DESIGN.md). */
+typedef struct KeelOptions {
+        bool shell;          /* keel.shell=0|1: a root shell respawned on the console (default 1) */
+        bool debug;          /* keel.debug: debug messages */
+        char units_dir[256]; /* keel.units=DIR: the baked unit directory (default /etc/keel/units) */
+        char hostname[65];   /* keel.hostname=NAME (default keel) */
+} KeelOptions;
+
+void cmdline_defaults(KeelOptions *o);
+/* Parses a command line (as in /proc/cmdline); unknown keel.* options are reported through
+ * warn (one call each) and ignored. Quoted values ("a b") are honoured like the kernel does. */
+void cmdline_parse(const char *line, KeelOptions *o, void (*warn)(const char *msg));

@@ -1,0 +1,287 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * keel's PID 1. main() is the boot narrative (../shared/DESIGN.md, "Boot flow"); after it,
+ * one epoll loop does everything. From the first line on, we must not die: every failure is
+ * logged and the boot goes on without what failed.
+ */
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <sys/mount.h>
+#include <sys/reboot.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <time.h>
+
+#include "cmdline.h"
+#include "control.h"
+#include "log.h"
+#include "loop.h"
+#include "manager.h"
+#include "mount.h"
+#include "probe.h"
+#include "shell.h"
+#include "system.h"
+#include "util.h"
+
+#define KEEL_VERSION "0.1"
+
+static KeelOptions options;
+static Manager *manager;
+static LoopSource signal_source = { .fd = -1 };
+
+/* Shutdown, DESIGN.md step 6: units in reverse order, then every other process, then sync,
+ * unmount, reboot(2). */
+static struct {
+        bool active;
+        bool killing; /* units are down; leftover processes got SIGTERM */
+        ShutdownMode mode;
+        uint64_t start;
+        unsigned units_stopped;
+        unsigned leftovers;
+        LoopTimer timer;
+} down;
+
+static const char *const mode_names[] = {
+        [SHUTDOWN_POWEROFF] = "poweroff",
+        [SHUTDOWN_REBOOT] = "reboot",
+        [SHUTDOWN_HALT] = "halt",
+};
+
+static double uptime_seconds(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_BOOTTIME, &ts);
+        return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
+}
+
+static void reap_children(void);
+
+static _noreturn_ void shutdown_final(void) {
+        kill(-1, SIGKILL);
+        while (waitpid(-1, NULL, WNOHANG) > 0)
+                down.leftovers++;
+        sync();
+        bool clean = true;
+        if (umount2("/var/lib/keel", 0) < 0 && errno != EINVAL && errno != ENOENT) {
+                log_error_errno(errno, "unmount /var/lib/keel: %m");
+                clean = false;
+        }
+        sync();
+        char msg[256];
+        snprintf(msg, sizeof msg, "system down for %s (%s: %u units stopped, %u leftover processes) after %.2fs",
+                 mode_names[down.mode], clean ? "clean" : "unclean", down.units_stopped, down.leftovers,
+                 (double) (now_usec() - down.start) / 1e6);
+        log_notice("%s", msg);
+        /* The serial line is slow: let the last line out before the machine goes. */
+        tcdrain(log_console_fd());
+        static const int cmds[] = {
+                [SHUTDOWN_POWEROFF] = RB_POWER_OFF,
+                [SHUTDOWN_REBOOT] = RB_AUTOBOOT,
+                [SHUTDOWN_HALT] = RB_HALT_SYSTEM,
+        };
+        reboot(cmds[down.mode]);
+        log_error_errno(errno, "reboot(2) failed: %m; halting here");
+        for (;;)
+                pause();
+}
+
+static void shutdown_timeout(LoopTimer *t) {
+        (void) t;
+        log_warning("leftover processes did not exit after SIGTERM; sending SIGKILL");
+        shutdown_final();
+}
+
+static void on_all_stopped(Manager *m) {
+        (void) m;
+        /* Whatever else runs (the shell, orphans, stray processes) gets SIGTERM and a moment. */
+        down.killing = true;
+        log_info("all units stopped; terminating remaining processes");
+        kill(-1, SIGTERM);
+        kill(-1, SIGCONT);
+        down.timer.handler = shutdown_timeout;
+        loop_timer_arm(&down.timer, now_usec() + 3 * USEC_PER_SEC);
+        reap_children();
+}
+
+static void shutdown_begin(ShutdownMode mode, const char *why) {
+        if (down.active) {
+                log_info("%s requested by %s; already going down for %s", mode_names[mode], why, mode_names[down.mode]);
+                return;
+        }
+        down.active = true;
+        down.mode = mode;
+        down.start = now_usec();
+        for (size_t i = 0; i < manager->n_units; i++) {
+                UnitState s = manager->units[i]->state;
+                down.units_stopped += s == UNIT_RUNNING || s == UNIT_STARTING || s == UNIT_STOPPING;
+        }
+        log_notice("%s requested by %s: stopping %u units", mode_names[mode], why, down.units_stopped);
+        shell_stop();
+        manager_stop_all(manager);
+}
+
+/* Drain every exited child: units, the shell, and orphans re-parented to us. */
+static void reap_children(void) {
+        for (;;) {
+                siginfo_t si = { 0 };
+                if (waitid(P_ALL, 0, &si, WEXITED | WNOHANG) < 0) {
+                        if (errno == ECHILD && down.killing)
+                                shutdown_final();
+                        return;
+                }
+                if (si.si_pid == 0)
+                        return;
+                if (manager_child_exited(manager, &si) || shell_child_exited(si.si_pid))
+                        continue;
+                if (down.killing)
+                        down.leftovers++;
+                log_debug("reaped orphan %d", si.si_pid);
+        }
+}
+
+static void on_signal(LoopSource *s, uint32_t events) {
+        (void) events;
+        struct signalfd_siginfo si;
+        while (read(s->fd, &si, sizeof si) == (ssize_t) sizeof si) {
+                switch (si.ssi_signo) {
+                case SIGCHLD:
+                        break; /* reaped below, whatever the number of children */
+                case SIGTERM:
+                case SIGUSR2:
+                case SIGPWR:
+                        shutdown_begin(SHUTDOWN_POWEROFF, sigabbrev_np((int) si.ssi_signo));
+                        break;
+                case SIGINT: /* Ctrl-Alt-Del */
+                        shutdown_begin(SHUTDOWN_REBOOT, "SIGINT");
+                        break;
+                case SIGUSR1:
+                        shutdown_begin(SHUTDOWN_HALT, "SIGUSR1");
+                        break;
+                default:
+                        log_debug("ignoring signal %u from pid %u", si.ssi_signo, si.ssi_pid);
+                }
+        }
+        reap_children();
+}
+
+static void on_settled(Manager *m) {
+        unsigned running = 0, invalid = 0, other = 0;
+        for (size_t i = 0; i < m->n_units; i++) {
+                UnitState s = m->units[i]->state;
+                running += s == UNIT_RUNNING;
+                invalid += s == UNIT_INVALID;
+                other += s != UNIT_RUNNING && s != UNIT_INVALID;
+        }
+        log_notice("ready: %u units running, %u invalid, %u other, %.3fs since boot (initctl status for details)",
+                   running, invalid, other, uptime_seconds());
+        if (options.shell)
+                shell_start();
+}
+
+static void warn_option(const char *msg) {
+        log_warning("%s", msg);
+}
+
+static int tool_main(int argc, char **argv) {
+        if (argc > 1 && streq(argv[1], "--check-kernel")) {
+                char scratch[] = "/tmp/keel-probe.XXXXXX";
+                if (!mkdtemp(scratch))
+                        return log_error_errno(errno, "mkdtemp: %m"), 1;
+                int missing = probe_kernel(scratch);
+                char cmd[128];
+                snprintf(cmd, sizeof cmd, "rm -rf %s", scratch);
+                (void) !system(cmd);
+                return missing ? 1 : 0;
+        }
+        if (argc > 1 && streq(argv[1], "--version")) {
+                printf("keel-init %s\n", KEEL_VERSION);
+                return 0;
+        }
+        fprintf(argc > 1 && streq(argv[1], "--help") ? stdout : stderr,
+                "keel-init %s: keel's PID 1. Boot it as /sbin/init.\n"
+                "  keel-init --check-kernel   check that this kernel has what keel needs\n"
+                "  keel-init --version\n",
+                KEEL_VERSION);
+        return argc > 1 && streq(argv[1], "--help") ? 0 : 2;
+}
+
+int main(int argc, char **argv) {
+        /* Before anything else: no signal may interrupt or kill PID 1. They arrive through
+         * the signalfd, in the loop, one at a time. */
+        sigset_t all;
+        sigfillset(&all);
+        sigprocmask(SIG_BLOCK, &all, NULL);
+
+        if (getpid() != 1)
+                return tool_main(argc, argv);
+
+        /* From now on, we must not die. */
+        log_set_target(LOG_TARGET_KMSG_CONSOLE);
+        (void) mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
+        (void) mount("devtmpfs", "/dev", "devtmpfs", MS_NOSUID | MS_NOEXEC, "mode=0755");
+        log_open_console();
+        /* Our first run marks the environment before re-executing from the tmpfs root. */
+        bool again = getenv("KEEL_REEXEC") != NULL;
+        unsetenv("KEEL_REEXEC");
+        if (!again)
+                log_info("PID 1 started (keel %s)", KEEL_VERSION);
+
+        /* pivot_root(2) cannot leave the initramfs (EINVAL), and every container needs it. */
+        if (root_is_initramfs()) {
+                setenv("KEEL_REEXEC", "1", 1);
+                switch_root_to_tmpfs(argv); /* re-executes us on success */
+                unsetenv("KEEL_REEXEC");
+        }
+
+        mount_api_filesystems();
+        cmdline_defaults(&options);
+        _cleanup_free_ char *cmdline = NULL;
+        if (read_file("/proc/cmdline", 4096, &cmdline, NULL) >= 0)
+                cmdline_parse(cmdline, &options, warn_option);
+        if (options.debug)
+                log_set_max_level(LOG_DEBUG);
+        reboot(RB_DISABLE_CAD); /* Ctrl-Alt-Del becomes SIGINT to us */
+
+        system_set_hostname(options.hostname);
+        system_loopback_up();
+        mount_cgroup();
+        system_mount_data_disk();
+        probe_kernel("/run/keel/probe");
+
+        if (loop_init() < 0) /* only ENOMEM or a kernel without epoll: nothing can run */
+                log_error("cannot create the event loop; containers will not be supervised");
+        signal_source = (LoopSource) { .handler = on_signal };
+        signal_source.fd = signalfd(-1, &all, SFD_NONBLOCK | SFD_CLOEXEC);
+        if (signal_source.fd < 0 || loop_add(&signal_source, EPOLLIN) < 0)
+                log_error_errno(errno, "signalfd: %m; children will not be reaped");
+
+        int console_nb = open("/dev/console", O_WRONLY | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
+        ManagerConfig mc = {
+                .cgroup_root = "/sys/fs/cgroup/keel",
+                .state_root = "/run/keel",
+                .output_fd = console_nb >= 0 ? console_nb : STDOUT_FILENO,
+                .on_settled = on_settled,
+                .on_all_stopped = on_all_stopped,
+        };
+        manager = manager_new(&mc);
+        if (!manager) {
+                log_error("out of memory creating the supervisor");
+                for (;;)
+                        pause();
+        }
+        const char *dirs[] = { options.units_dir, "/var/lib/keel/units", NULL };
+        int valid = manager_load(manager, dirs);
+        log_info("loaded %zu units (%d valid) from %s and /var/lib/keel/units", manager->n_units, valid,
+                 options.units_dir);
+        ControlHooks hooks = { .shutdown = shutdown_begin };
+        control_listen(manager, CONTROL_SOCKET_PATH, &hooks);
+        manager_start_all(manager);
+
+        /* Children may have exited before the signalfd existed: reap once up front. */
+        reap_children();
+        for (;;)
+                loop_run_once();
+}

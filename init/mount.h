@@ -1,0 +1,14 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+#include <stdbool.h>
+
+/* The API filesystems of DESIGN.md's boot flow, step 3. Returns the number that failed. */
+int mount_api_filesystems(void);
+/* cgroup2 at /sys/fs/cgroup, controllers enabled for /sys/fs/cgroup/keel. */
+int mount_cgroup(void);
+/* Is "/" still the kernel's initial rootfs (which pivot_root cannot leave)? Needs /proc. */
+bool root_is_initramfs(void);
+/* Copies the initramfs into a tmpfs, makes that the root and re-executes argv. Returns only
+ * on failure. */
+int switch_root_to_tmpfs(char **argv);

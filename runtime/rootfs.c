@@ -1,0 +1,107 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The container's filesystem, built in the child inside its own mount namespace, so every
+ * mount here disappears with the namespace: a failed or finished container leaves no mount
+ * behind in PID 1's namespace, and there is nothing to clean up.
+ *
+ *   STATE (tmpfs, private to this namespace)
+ *   ├── upper, work    overlay's writable layer: the container's changes, gone at exit
+ *   └── root           overlay of the read-only rootfs → becomes "/" after pivot_root
+ */
+#include <fcntl.h>
+#include <stdio.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+
+#include "child.h"
+
+static void mkdir_in(int fd, const char *root, const char *dir, mode_t mode, SpawnStage stage) {
+        char p[512];
+        snprintf(p, sizeof p, "%s/%s", root, dir);
+        if (mkdir(p, mode) < 0 && errno != EEXIST)
+                child_fail(fd, stage, errno, "mkdir %s", p);
+}
+
+static void mount_or_fail(int fd, SpawnStage stage, const char *src, const char *dst, const char *type,
+                          unsigned long flags, const char *data, const char *hint) {
+        if (mount(src, dst, type, flags, data) < 0)
+                child_fail(fd, stage, errno, "mount %s on %s%s", type ? type : src, dst, hint ? hint : "");
+}
+
+/* The minimal /dev every container gets: no host device is reachable through it. */
+static void setup_dev(int fd, const char *root) {
+        static const struct {
+                const char *name;
+                unsigned major, minor;
+        } nodes[] = {
+                { "null", 1, 3 }, { "zero", 1, 5 }, { "full", 1, 7 },
+                { "random", 1, 8 }, { "urandom", 1, 9 }, { "tty", 5, 0 },
+        };
+        static const struct {
+                const char *target, *name;
+        } links[] = {
+                { "/proc/self/fd", "fd" },       { "/proc/self/fd/0", "stdin" },
+                { "/proc/self/fd/1", "stdout" }, { "/proc/self/fd/2", "stderr" },
+                { "pts/ptmx", "ptmx" },          { "/proc/kcore", "core" },
+        };
+        char dev[600], p[700];
+        snprintf(dev, sizeof dev, "%s/dev", root);
+        mkdir_in(fd, root, "dev", 0755, STAGE_DEV);
+        mount_or_fail(fd, STAGE_DEV, "tmpfs", dev, "tmpfs", MS_NOSUID | MS_NOEXEC, "mode=755,size=64k", NULL);
+        for (size_t i = 0; i < ELEMENTSOF(nodes); i++) {
+                snprintf(p, sizeof p, "%s/%s", dev, nodes[i].name);
+                if (mknod(p, S_IFCHR | 0666, makedev(nodes[i].major, nodes[i].minor)) < 0)
+                        child_fail(fd, STAGE_DEV, errno, "mknod %s", p);
+                chmod(p, 0666); /* mknod honours the umask */
+        }
+        for (size_t i = 0; i < ELEMENTSOF(links); i++) {
+                snprintf(p, sizeof p, "%s/%s", dev, links[i].name);
+                if (symlink(links[i].target, p) < 0)
+                        child_fail(fd, STAGE_DEV, errno, "symlink %s", p);
+        }
+        mkdir_in(fd, dev, "pts", 0755, STAGE_DEV);
+        mkdir_in(fd, dev, "shm", 01777, STAGE_DEV);
+        snprintf(p, sizeof p, "%s/pts", dev);
+        mount_or_fail(fd, STAGE_DEV, "devpts", p, "devpts", MS_NOSUID | MS_NOEXEC,
+                      "newinstance,ptmxmode=0666,mode=0620,gid=5", NULL);
+        snprintf(p, sizeof p, "%s/shm", dev);
+        mount_or_fail(fd, STAGE_DEV, "shm", p, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=1777,size=64m",
+                      NULL);
+}
+
+void rootfs_setup(const ContainerSpec *spec, int fd) {
+        const char *state = spec->state_dir;
+        char root[512], opts[1200], p[600];
+
+        mount_or_fail(fd, STAGE_ROOTFS, "tmpfs", state, "tmpfs", MS_NOSUID | MS_NODEV, "mode=700", NULL);
+        mkdir_in(fd, state, "upper", 0755, STAGE_ROOTFS);
+        mkdir_in(fd, state, "work", 0700, STAGE_ROOTFS);
+        mkdir_in(fd, state, "root", 0755, STAGE_ROOTFS);
+        snprintf(root, sizeof root, "%s/root", state);
+        snprintf(opts, sizeof opts, "lowerdir=%s,upperdir=%s/upper,workdir=%s/work", spec->root.path, state, state);
+        mount_or_fail(fd, STAGE_OVERLAY, "overlay", root, "overlay", 0, opts, " (is CONFIG_OVERLAY_FS set?)");
+
+        mkdir_in(fd, root, "proc", 0555, STAGE_PROC);
+        snprintf(p, sizeof p, "%s/proc", root);
+        mount_or_fail(fd, STAGE_PROC, "proc", p, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL, NULL);
+
+        mkdir_in(fd, root, "sys", 0555, STAGE_SYS);
+        snprintf(p, sizeof p, "%s/sys", root);
+        mount_or_fail(fd, STAGE_SYS, "sysfs", p, "sysfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL, NULL);
+
+        setup_dev(fd, root);
+
+        /* pivot_root(".", ".") stacks the old root under the new one; detaching it leaves
+         * only the container's tree. This is why PID 1 moved off the initramfs: rootfs
+         * cannot be pivoted away from (EINVAL). */
+        if (chdir(root) < 0)
+                child_fail(fd, STAGE_PIVOT_ROOT, errno, "chdir %s", root);
+        if (syscall(SYS_pivot_root, ".", ".") < 0)
+                child_fail(fd, STAGE_PIVOT_ROOT, errno, "pivot_root to %s", root);
+        if (umount2(".", MNT_DETACH) < 0)
+                child_fail(fd, STAGE_PIVOT_ROOT, errno, "detach the old root");
+        if (chdir("/") < 0)
+                child_fail(fd, STAGE_PIVOT_ROOT, errno, "chdir /");
+}

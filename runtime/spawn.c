@@ -1,0 +1,231 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * runtime_spawn(): spec → a process in its own namespaces and cgroup.
+ *
+ * The parent prepares everything it can (paths, the cgroup, the status socket), then clone3()
+ * with CLONE_INTO_CGROUP so the child is born in its cgroup — no window in which it runs
+ * unaccounted — and CLONE_PIDFD so it can be signalled without pid-reuse races. The child
+ * sets itself up stage by stage; a failing stage sends a SpawnError over the CLOEXEC
+ * SEQPACKET socket and exits, a successful execve() closes the socket. The parent never
+ * waits here: it polls the socket from its event loop.
+ */
+#include <fcntl.h>
+#include <linux/sched.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+
+#include "child.h"
+#include "util.h"
+
+static const char *const stage_names[_STAGE_MAX] = {
+        [STAGE_CLONE] = "clone",           [STAGE_SIGNALS] = "signals",  [STAGE_MOUNT_PRIVATE] = "mount-private",
+        [STAGE_ROOTFS] = "rootfs",         [STAGE_OVERLAY] = "overlay",  [STAGE_PROC] = "proc",
+        [STAGE_SYS] = "sys",               [STAGE_DEV] = "dev",          [STAGE_PIVOT_ROOT] = "pivot_root",
+        [STAGE_HOSTNAME] = "hostname",     [STAGE_STDIO] = "stdio",      [STAGE_CWD] = "cwd",
+        [STAGE_EXEC] = "exec",
+};
+
+const char *spawn_stage_to_string(SpawnStage s) {
+        return s < _STAGE_MAX ? stage_names[s] : "unknown";
+}
+
+void child_fail(int status_fd, SpawnStage stage, int err, const char *fmt, ...) {
+        SpawnError e = { .stage = stage, .error = err };
+        char what[400];
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(what, sizeof what, fmt, ap);
+        va_end(ap);
+        if (err > 0)
+                snprintf(e.message, sizeof e.message, "%s: %s", what, strerror(err));
+        else
+                snprintf(e.message, sizeof e.message, "%s", what);
+        (void) !send(status_fd, &e, sizeof e, MSG_NOSIGNAL);
+        _exit(127);
+}
+
+static void fill_error(SpawnError *e, SpawnStage stage, int err, const char *what) {
+        if (!e)
+                return;
+        e->stage = stage;
+        e->error = err;
+        snprintf(e->message, sizeof e->message, "%s: %s", what, strerror(err));
+}
+
+/* execvpe() without allocation, resolving in the container's root (we have pivoted). */
+static _noreturn_ void child_exec(const ContainerSpec *spec, int fd) {
+        const char *cmd = spec->process.args[0];
+        if (strchr(cmd, '/')) {
+                execve(cmd, spec->process.args, spec->process.env);
+                if (errno == ENOENT)
+                        child_fail(fd, STAGE_EXEC, 0, "%s: not found in rootfs %s", cmd, spec->root.path);
+                child_fail(fd, STAGE_EXEC, errno, "exec %s", cmd);
+        }
+        const char *path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+        for (char *const *e = spec->process.env; e && *e; e++)
+                if (strncmp(*e, "PATH=", 5) == 0)
+                        path = *e + 5;
+        int last = ENOENT;
+        for (const char *p = path; *p;) {
+                const char *colon = strchrnul(p, ':');
+                char full[4096];
+                int n = snprintf(full, sizeof full, "%.*s/%s", (int) (colon - p), p, cmd);
+                if (n > 0 && (size_t) n < sizeof full) {
+                        execve(full, spec->process.args, spec->process.env);
+                        if (errno != ENOENT && errno != ENOTDIR)
+                                last = errno;
+                }
+                p = *colon ? colon + 1 : colon;
+        }
+        if (last == ENOENT)
+                child_fail(fd, STAGE_EXEC, 0, "%s: not found in rootfs %s (PATH=%s)", cmd, spec->root.path, path);
+        child_fail(fd, STAGE_EXEC, last, "exec %s", cmd);
+}
+
+static _noreturn_ void child_main(const ContainerSpec *spec, int fd, int cgroup_fd) {
+        prctl(PR_SET_NAME, "keel-spawn");
+        /* PID 1 keeps every signal blocked; a container starts with none blocked and all default. */
+        sigset_t none;
+        sigemptyset(&none);
+        for (int s = 1; s < NSIG; s++)
+                if (s != SIGKILL && s != SIGSTOP)
+                        signal(s, SIG_DFL);
+        if (sigprocmask(SIG_SETMASK, &none, NULL) < 0)
+                child_fail(fd, STAGE_SIGNALS, errno, "sigprocmask");
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        setsid();
+
+        /* Fallback for kernels without CLONE_INTO_CGROUP: join before anything else runs. */
+        if (cgroup_fd >= 0) {
+                int pfd = openat(cgroup_fd, "cgroup.procs", O_WRONLY | O_CLOEXEC);
+                if (pfd < 0 || write(pfd, "0", 1) != 1)
+                        child_fail(fd, STAGE_CLONE, errno, "join cgroup %s", spec->cgroup_path);
+                close(pfd);
+        }
+
+        if (spec->namespaces & CLONE_NEWNS) {
+                if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+                        child_fail(fd, STAGE_MOUNT_PRIVATE, errno, "make / private");
+                rootfs_setup(spec, fd);
+        }
+        if ((spec->namespaces & CLONE_NEWUTS) && spec->hostname &&
+            sethostname(spec->hostname, strlen(spec->hostname)) < 0)
+                child_fail(fd, STAGE_HOSTNAME, errno, "sethostname %s", spec->hostname);
+
+        for (int i = 0; i < 3; i++) {
+                int src = spec->stdio[i];
+                if (src < 0) {
+                        src = open("/dev/null", O_RDWR | O_CLOEXEC);
+                        if (src < 0)
+                                child_fail(fd, STAGE_STDIO, errno, "open /dev/null");
+                }
+                if (src == i ? fcntl(i, F_SETFD, 0) < 0 : dup2(src, i) < 0)
+                        child_fail(fd, STAGE_STDIO, errno, "set up fd %d", i);
+        }
+        const char *cwd = spec->process.cwd ? spec->process.cwd : "/";
+        if (chdir(cwd) < 0)
+                child_fail(fd, STAGE_CWD, errno, "chdir %s", cwd);
+        umask(022);
+        child_exec(spec, fd);
+}
+
+int runtime_spawn(const ContainerSpec *spec, ContainerProcess *ret, SpawnError *err) {
+        struct stat st;
+        if (stat(spec->root.path, &st) < 0) {
+                int e = errno;
+                char what[300];
+                snprintf(what, sizeof what, "rootfs %s", spec->root.path);
+                fill_error(err, STAGE_ROOTFS, e, what);
+                return -e;
+        }
+        if (!S_ISDIR(st.st_mode)) {
+                char what[300];
+                snprintf(what, sizeof what, "rootfs %s", spec->root.path);
+                fill_error(err, STAGE_ROOTFS, ENOTDIR, what);
+                return -ENOTDIR;
+        }
+        if (!spec->process.args || !spec->process.args[0]) {
+                fill_error(err, STAGE_EXEC, EINVAL, "empty command");
+                return -EINVAL;
+        }
+        int r;
+        if (spec->state_dir && (r = mkdir_p(spec->state_dir, 0700)) < 0) {
+                char what[300];
+                snprintf(what, sizeof what, "mkdir %s", spec->state_dir);
+                fill_error(err, STAGE_ROOTFS, -r, what);
+                return r;
+        }
+
+        _cleanup_close_ int cgroup_fd = -1;
+        if (spec->cgroup_path) {
+                r = runtime_cgroup_create(spec->cgroup_path);
+                if (r >= 0)
+                        cgroup_fd = open(spec->cgroup_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                if (r < 0 || cgroup_fd < 0) {
+                        char what[300];
+                        snprintf(what, sizeof what, "create cgroup %s", spec->cgroup_path);
+                        fill_error(err, STAGE_CLONE, r < 0 ? -r : errno, what);
+                        return r < 0 ? r : negative_errno();
+                }
+        }
+
+        int sv[2];
+        if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
+                fill_error(err, STAGE_CLONE, errno, "socketpair");
+                return negative_errno();
+        }
+
+        int pidfd = -1;
+        struct clone_args args = {
+                .flags = spec->namespaces | CLONE_PIDFD | (cgroup_fd >= 0 ? CLONE_INTO_CGROUP : 0),
+                .pidfd = (uint64_t) (uintptr_t) &pidfd,
+                .exit_signal = SIGCHLD,
+                .cgroup = (uint64_t) (cgroup_fd >= 0 ? cgroup_fd : 0),
+        };
+        bool fallback = false;
+        long pid = syscall(SYS_clone3, &args, sizeof args);
+        if (pid < 0 && (errno == ENOSYS || errno == E2BIG || (errno == EINVAL && cgroup_fd >= 0))) {
+                /* Older kernel: plain clone; the child joins its cgroup as its first act. */
+                fallback = true;
+                pid = syscall(SYS_clone, spec->namespaces | SIGCHLD, 0, 0, 0, 0);
+        }
+        if (pid < 0) {
+                int e = errno;
+                close(sv[0]);
+                close(sv[1]);
+                fill_error(err, STAGE_CLONE, e, "clone3");
+                return -e;
+        }
+        if (pid == 0) {
+                close(sv[0]);
+                child_main(spec, sv[1], fallback ? cgroup_fd : -1);
+        }
+        close(sv[1]);
+        (void) fcntl(sv[0], F_SETFL, O_NONBLOCK);
+        *ret = (ContainerProcess) { .pid = (pid_t) pid, .pidfd = fallback ? -1 : pidfd, .status_fd = sv[0] };
+        return 0;
+}
+
+int runtime_read_status(int status_fd, SpawnError *err) {
+        SpawnError e;
+        ssize_t n = recv(status_fd, &e, sizeof e, MSG_DONTWAIT);
+        if (n < 0)
+                return errno == EAGAIN || errno == EWOULDBLOCK ? -EAGAIN : 0;
+        if (n == 0)
+                return 0;
+        if ((size_t) n != sizeof e) { /* a short message is garbage, not a report */
+                e = (SpawnError) { .stage = STAGE_CLONE, .error = EPROTO };
+                snprintf(e.message, sizeof e.message, "short status message (%zd bytes)", n);
+        }
+        e.message[sizeof e.message - 1] = 0;
+        *err = e;
+        return 1;
+}

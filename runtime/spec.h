@@ -1,0 +1,80 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/*
+ * A container spec, shaped after the OCI runtime-spec (process, root, hostname, mounts,
+ * linux.namespaces, linux.cgroupsPath) so that a config.json front end can fill it later.
+ * The runtime knows nothing of units: the supervisor fills this in.
+ */
+typedef struct ContainerSpec {
+        const char *name; /* for messages and process names */
+
+        struct {
+                char *const *args; /* argv; args[0] is resolved in the container's PATH */
+                char *const *env;
+                const char *cwd;   /* default "/" */
+        } process;
+
+        struct {
+                const char *path;  /* read-only lower layer; an overlay with a tmpfs upper goes on top */
+        } root;
+
+        const char *hostname;
+        unsigned long namespaces;  /* CLONE_NEW* flags */
+        const char *cgroup_path;   /* absolute, under /sys/fs/cgroup; NULL: stay in the caller's */
+        const char *state_dir;     /* an empty directory the runtime may mount on (e.g. /run/keel/NAME) */
+        int stdio[3];              /* fds for 0, 1, 2; -1 is /dev/null */
+} ContainerSpec;
+
+/* Setup stages the child reports on failure, in the order it runs them. */
+typedef enum SpawnStage {
+        STAGE_CLONE,
+        STAGE_SIGNALS,
+        STAGE_MOUNT_PRIVATE,
+        STAGE_ROOTFS,
+        STAGE_OVERLAY,
+        STAGE_PROC,
+        STAGE_SYS,
+        STAGE_DEV,
+        STAGE_PIVOT_ROOT,
+        STAGE_HOSTNAME,
+        STAGE_STDIO,
+        STAGE_CWD,
+        STAGE_EXEC,
+        _STAGE_MAX,
+} SpawnStage;
+
+const char *spawn_stage_to_string(SpawnStage s);
+
+/* What a failed child sends before it exits. */
+typedef struct SpawnError {
+        int32_t stage; /* SpawnStage */
+        int32_t error; /* positive errno */
+        char message[480];
+} SpawnError;
+
+typedef struct ContainerProcess {
+        pid_t pid;
+        int pidfd;
+        /* SEQPACKET, CLOEXEC in the child: EOF with no message means execve() succeeded; a
+         * SpawnError means the named stage failed. Non-blocking: poll it from an event loop. */
+        int status_fd;
+} ContainerProcess;
+
+/* Starts the container; returns once the child exists (not once it has exec'd). On -errno
+ * the message in err says which step failed and nothing is left behind. */
+int runtime_spawn(const ContainerSpec *spec, ContainerProcess *ret, SpawnError *err);
+
+/* Reads the child's report. Returns 0 at EOF (exec'd, or died without a word), 1 with *err
+ * filled, -EAGAIN when nothing has arrived yet. */
+int runtime_read_status(int status_fd, SpawnError *err);
+
+/* cgroup helpers for the supervisor. */
+int runtime_cgroup_create(const char *path);
+int runtime_cgroup_kill(const char *path);       /* cgroup.kill: every process, at once */
+int runtime_cgroup_remove(const char *path);     /* rmdir, after the last process is gone */
+int runtime_cgroup_read_u64(const char *path, const char *attr, uint64_t *ret);

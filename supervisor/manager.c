@@ -1,0 +1,480 @@
+/* SPDX-License-Identifier: MIT */
+#include <dirent.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <sys/epoll.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+
+#include "log.h"
+#include "manager.h"
+#include "spec.h"
+#include "util.h"
+#include "value.h"
+
+static const char *const state_names[_UNIT_STATE_MAX] = {
+        [UNIT_INVALID] = "invalid",   [UNIT_INACTIVE] = "inactive", [UNIT_STARTING] = "starting",
+        [UNIT_RUNNING] = "running",   [UNIT_STOPPING] = "stopping", [UNIT_RESTARTING] = "restarting",
+        [UNIT_FAILED] = "failed",
+};
+
+const char *unit_state_to_string(UnitState s) {
+        return s < _UNIT_STATE_MAX ? state_names[s] : "?";
+}
+
+/* Restart policy as data: does policy P restart after an exit of kind K? */
+static const bool restart_table[_RESTART_MAX][_EXIT_KIND_MAX] = {
+        /*                      clean  code   signal spawn */
+        [RESTART_NO] =         { false, false, false, false },
+        [RESTART_ON_FAILURE] = { false, true,  true,  true },
+        [RESTART_ALWAYS] =     { true,  true,  true,  true },
+};
+
+char *exit_info_describe(const ExitInfo *e, char *buf, size_t len) {
+        switch (e->kind) {
+        case EXIT_CLEAN:
+        case EXIT_CODE:
+                snprintf(buf, len, "exited with code %d", e->code);
+                break;
+        case EXIT_SIGNAL:
+                snprintf(buf, len, "killed by %s", signal_name(e->code));
+                break;
+        case EXIT_SPAWN:
+                snprintf(buf, len, "spawn failed: %s", e->message);
+                break;
+        default:
+                snprintf(buf, len, "?");
+        }
+        return buf;
+}
+
+/* ---- actions: each runs on one (state, event) and returns the next state --------------- */
+
+typedef UnitState (*Action)(Unit *u);
+
+static void unit_output(LoopSource *s, uint32_t events);
+static void unit_status(LoopSource *s, uint32_t events);
+
+static UnitState after_exit(Unit *u);
+
+static int unit_open_output(Unit *u) {
+        if (u->output.fd >= 0)
+                return 0;
+        int p[2];
+        if (pipe2(p, O_CLOEXEC | O_NONBLOCK) < 0)
+                return negative_errno();
+        /* Only our read end is non-blocking; the container's end behaves like a normal pipe. */
+        (void) fcntl(p[1], F_SETFL, 0);
+        u->output = (LoopSource) { .fd = p[0], .handler = unit_output, .userdata = u };
+        u->output_wfd = p[1];
+        int r = loop_add(&u->output, EPOLLIN);
+        if (r < 0) {
+                u->output.fd = safe_close(u->output.fd);
+                u->output_wfd = safe_close(u->output_wfd);
+        }
+        return r;
+}
+
+static UnitState act_spawn(Unit *u) {
+        int r = unit_open_output(u);
+        if (r < 0)
+                log_warning_errno(r, "%s: cannot capture output, sending it to the console: %m", u->name);
+
+        _cleanup_strv_free_ char **env = NULL;
+        char host[80];
+        snprintf(host, sizeof host, "HOSTNAME=%s", u->config->hostname);
+        char *defaults[] = { "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+                             "HOME=/root", "TERM=vt100", "container=keel", host, NULL };
+        if (strv_extend_strv(&env, defaults) < 0 || strv_extend_strv(&env, u->config->environment) < 0)
+                return log_error("%s: out of memory", u->name), UNIT_FAILED;
+
+        ContainerSpec spec = {
+                .name = u->name,
+                .process = { .args = u->config->exec, .env = env, .cwd = "/" },
+                .root = { .path = u->config->rootfs },
+                .hostname = u->config->hostname,
+                .namespaces = CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC,
+                .cgroup_path = u->cgroup_path,
+                .state_dir = u->state_dir,
+                .stdio = { -1, u->output_wfd >= 0 ? u->output_wfd : STDOUT_FILENO,
+                           u->output_wfd >= 0 ? u->output_wfd : STDOUT_FILENO },
+        };
+        ContainerProcess proc;
+        SpawnError err = { 0 };
+        u->spawn_error[0] = 0;
+        r = runtime_spawn(&spec, &proc, &err);
+        if (r < 0) {
+                u->last_exit = (ExitInfo) { .when = now_usec(), .kind = EXIT_SPAWN, .code = -r };
+                snprintf(u->last_exit.message, sizeof u->last_exit.message, "%s", err.message);
+                return after_exit(u);
+        }
+        u->pid = proc.pid;
+        u->pidfd = proc.pidfd;
+        u->status = (LoopSource) { .fd = proc.status_fd, .handler = unit_status, .userdata = u };
+        if ((r = loop_add(&u->status, EPOLLIN)) < 0) {
+                /* Without the socket we cannot see exec happen: assume it does. */
+                log_warning_errno(r, "%s: cannot watch spawn status: %m", u->name);
+                u->status.fd = safe_close(u->status.fd);
+                u->exec_at = now_usec();
+                return UNIT_RUNNING;
+        }
+        log_debug("%s: spawned as pid %d", u->name, u->pid);
+        return UNIT_STARTING;
+}
+
+static UnitState act_running(Unit *u) {
+        loop_close(&u->status);
+        u->exec_at = now_usec();
+        log_info("%s: running (pid %d)", u->name, u->pid);
+        return UNIT_RUNNING;
+}
+
+static void unit_signal(Unit *u, int sig) {
+        if (u->pidfd >= 0 && syscall(SYS_pidfd_send_signal, u->pidfd, sig, NULL, 0) >= 0)
+                return;
+        if (u->pid > 0)
+                kill(u->pid, sig);
+}
+
+static UnitState act_kill(Unit *u) {
+        log_info("%s: stopping (%s)", u->name, signal_name(u->config->kill_signal));
+        unit_signal(u, u->config->kill_signal);
+        if (u->config->timeout_stop_usec != USEC_INFINITY)
+                loop_timer_arm(&u->timer, now_usec() + u->config->timeout_stop_usec);
+        return UNIT_STOPPING;
+}
+
+static UnitState act_kill_hard(Unit *u) {
+        char t[32];
+        log_warning("%s: did not stop within %s, sending SIGKILL to its cgroup", u->name,
+                    format_timespan(t, sizeof t, u->config->timeout_stop_usec));
+        if (!u->cgroup_path || runtime_cgroup_kill(u->cgroup_path) < 0)
+                unit_signal(u, SIGKILL);
+        return UNIT_STOPPING;
+}
+
+static UnitState act_cancel(Unit *u) {
+        loop_timer_disarm(&u->timer);
+        log_info("%s: restart cancelled", u->name);
+        return UNIT_INACTIVE;
+}
+
+/* After every exit: restart, or rest in failed/inactive. */
+static UnitState after_exit(Unit *u) {
+        char why[600], t[32];
+        exit_info_describe(&u->last_exit, why, sizeof why);
+        if (!u->manager->shutting_down && restart_table[u->config->restart][u->last_exit.kind]) {
+                loop_timer_arm(&u->timer, now_usec() + u->config->restart_usec);
+                log_warning("%s: %s; restarting in %s", u->name, why,
+                            format_timespan(t, sizeof t, u->config->restart_usec));
+                return UNIT_RESTARTING;
+        }
+        if (u->last_exit.kind == EXIT_CLEAN) {
+                log_info("%s: %s", u->name, why);
+                return UNIT_INACTIVE;
+        }
+        log_error("%s: %s", u->name, why);
+        return UNIT_FAILED;
+}
+
+static UnitState act_exited(Unit *u) {
+        return after_exit(u);
+}
+
+static UnitState act_restart_timer(Unit *u) {
+        u->restarts++;
+        return act_spawn(u);
+}
+
+static UnitState act_stopped(Unit *u) {
+        loop_timer_disarm(&u->timer);
+        char why[600];
+        log_info("%s: stopped (%s)", u->name, exit_info_describe(&u->last_exit, why, sizeof why));
+        if (u->restart_after_stop && !u->manager->shutting_down) {
+                u->restart_after_stop = false;
+                return act_spawn(u);
+        }
+        return UNIT_INACTIVE;
+}
+
+/* The transition table: actions[state][event]; NULL means the event does not apply. */
+static const Action actions[_UNIT_STATE_MAX][_UNIT_EVENT_MAX] = {
+        [UNIT_INVALID] = { 0 }, /* only a reload with a fixed file moves it */
+        [UNIT_INACTIVE] = { [EV_START] = act_spawn },
+        [UNIT_FAILED] = { [EV_START] = act_spawn },
+        [UNIT_STARTING] = { [EV_EXEC] = act_running, [EV_EXIT] = act_exited, [EV_STOP] = act_kill },
+        [UNIT_RUNNING] = { [EV_EXIT] = act_exited, [EV_STOP] = act_kill },
+        [UNIT_STOPPING] = { [EV_EXIT] = act_stopped, [EV_TIMER] = act_kill_hard },
+        [UNIT_RESTARTING] = { [EV_TIMER] = act_restart_timer, [EV_STOP] = act_cancel, [EV_START] = act_spawn },
+};
+
+static bool any_unit_in(Manager *m, UnitState a, UnitState b, UnitState c) {
+        for (size_t i = 0; i < m->n_units; i++) {
+                UnitState s = m->units[i]->state;
+                if (s == a || s == b || s == c)
+                        return true;
+        }
+        return false;
+}
+
+static int unit_dispatch(Unit *u, UnitEvent ev) {
+        Action a = actions[u->state][ev];
+        if (!a)
+                return -EALREADY;
+        UnitState old = u->state;
+        UnitState next = a(u);
+        if (next != old) {
+                u->state = next;
+                u->state_since = now_usec();
+        }
+        Manager *m = u->manager;
+        if (m->booting && !any_unit_in(m, UNIT_STARTING, UNIT_STARTING, UNIT_STARTING)) {
+                m->booting = false;
+                if (m->cfg.on_settled)
+                        m->cfg.on_settled(m);
+        }
+        if (m->shutting_down && !any_unit_in(m, UNIT_STARTING, UNIT_RUNNING, UNIT_STOPPING) && m->cfg.on_all_stopped) {
+                void (*cb)(Manager *) = m->cfg.on_all_stopped;
+                m->cfg.on_all_stopped = NULL; /* once */
+                cb(m);
+        }
+        return 0;
+}
+
+/* ---- event sources -------------------------------------------------------------------------- */
+
+static void unit_timer(LoopTimer *t) {
+        unit_dispatch(t->userdata, EV_TIMER);
+}
+
+static void unit_status(LoopSource *s, uint32_t events) {
+        (void) events;
+        Unit *u = s->userdata;
+        SpawnError err;
+        int r = runtime_read_status(s->fd, &err);
+        if (r == -EAGAIN)
+                return;
+        if (r == 1) { /* the child failed a stage; its exit follows */
+                snprintf(u->spawn_error, sizeof u->spawn_error, "%s", err.message);
+                loop_close(s);
+                return;
+        }
+        unit_dispatch(u, EV_EXEC);
+}
+
+static void emit_line(Unit *u, const char *line, size_t len) {
+        char buf[sizeof u->line + 80];
+        int n = snprintf(buf, sizeof buf, "%s| %.*s\n", u->name, (int) len, line);
+        int fd = u->manager->cfg.output_fd;
+        /* The console is slow (115200 baud) and non-blocking here: a container that writes
+         * flat out loses lines, never stalls PID 1. */
+        if (n > 0 && write(fd, buf, (size_t) MIN((size_t) n, sizeof buf - 1)) < 0)
+                u->dropped += (uint64_t) len + 1;
+}
+
+static void unit_output(LoopSource *s, uint32_t events) {
+        (void) events;
+        Unit *u = s->userdata;
+        char buf[4096];
+        /* A bounded amount per wakeup keeps one chatty unit from starving the others. */
+        for (int round = 0; round < 4; round++) {
+                ssize_t n = read(s->fd, buf, sizeof buf);
+                if (n <= 0)
+                        return;
+                for (ssize_t i = 0; i < n; i++) {
+                        char c = buf[i];
+                        if (c == '\n' || u->line_len == sizeof u->line) {
+                                emit_line(u, u->line, u->line_len);
+                                u->line_len = 0;
+                                if (c == '\n')
+                                        continue;
+                        }
+                        u->line[u->line_len++] = c;
+                }
+        }
+}
+
+/* ---- public ------------------------------------------------------------------------------------ */
+
+Manager *manager_new(const ManagerConfig *cfg) {
+        Manager *m = calloc(1, sizeof *m);
+        if (m)
+                m->cfg = *cfg;
+        return m;
+}
+
+Unit *manager_find(Manager *m, const char *name) {
+        size_t l = strlen(name);
+        /* "web" and "web.container" both name the unit */
+        if (l > 10 && streq(name + l - 10, ".container"))
+                l -= 10;
+        for (size_t i = 0; i < m->n_units; i++)
+                if (strlen(m->units[i]->name) == l && strncmp(m->units[i]->name, name, l) == 0)
+                        return m->units[i];
+        return NULL;
+}
+
+static Unit *unit_new(Manager *m, const char *dir, const char *file) {
+        Unit *u = calloc(1, sizeof *u);
+        if (!u)
+                return NULL;
+        u->manager = m;
+        u->pidfd = u->output_wfd = -1;
+        u->status.fd = u->output.fd = -1;
+        u->timer = (LoopTimer) { .handler = unit_timer, .userdata = u };
+        u->name = strndup(file, strlen(file) - strlen(".container"));
+        if (!u->name || asprintf(&u->path, "%s/%s", dir, file) < 0) {
+                free(u->name);
+                free(u);
+                return NULL;
+        }
+        return u;
+}
+
+static void unit_load(Manager *m, Unit *u) {
+        unit_file_load(u->path, u->name, &u->config, &u->errors);
+        if (u->config && m->cfg.cgroup_root)
+                (void) !asprintf(&u->cgroup_path, "%s/%s", m->cfg.cgroup_root, u->name);
+        if (u->config && m->cfg.state_root)
+                (void) !asprintf(&u->state_dir, "%s/%s", m->cfg.state_root, u->name);
+        u->state = (strv_length(u->errors) > 0 || !u->config) ? UNIT_INVALID : UNIT_INACTIVE;
+        u->state_since = now_usec();
+        for (char **e = u->errors; e && *e; e++)
+                log_error("%s", *e);
+        if (u->state == UNIT_INVALID)
+                log_error("%s: invalid, not starting it (the other units are not affected)", u->name);
+}
+
+static int cmp_str(const void *a, const void *b) {
+        return strcmp(*(char *const *) a, *(char *const *) b);
+}
+
+int manager_load(Manager *m, const char *const *dirs) {
+        for (const char *const *d = dirs; *d; d++) {
+                DIR *dir = opendir(*d);
+                if (!dir) {
+                        if (errno != ENOENT)
+                                log_warning_errno(errno, "cannot read unit directory %s: %m", *d);
+                        continue;
+                }
+                _cleanup_strv_free_ char **files = NULL;
+                struct dirent *de;
+                while ((de = readdir(dir))) {
+                        size_t l = strlen(de->d_name);
+                        if (l > 10 && streq(de->d_name + l - 10, ".container") && strv_length(files) < 4096)
+                                strv_push(&files, strdup(de->d_name));
+                }
+                closedir(dir);
+                if (!files)
+                        continue;
+                qsort(files, strv_length(files), sizeof(char *), cmp_str);
+                for (char **f = files; *f; f++) {
+                        Unit *u = unit_new(m, *d, *f);
+                        if (!u)
+                                return log_error("out of memory loading units");
+                        Unit *old = manager_find(m, u->name);
+                        if (old) { /* a later directory replaces a same-named unit */
+                                log_info("%s: %s replaces %s", u->name, u->path, old->path);
+                                free(old->path);
+                                old->path = TAKE_PTR(u->path);
+                                free(u->name);
+                                free(u);
+                                continue;
+                        }
+                        Unit **n = realloc(m->units, (m->n_units + 1) * sizeof(Unit *));
+                        if (!n)
+                                return log_error("out of memory loading units");
+                        m->units = n;
+                        m->units[m->n_units++] = u;
+                }
+        }
+        int valid = 0;
+        for (size_t i = 0; i < m->n_units; i++) {
+                unit_load(m, m->units[i]);
+                valid += m->units[i]->state != UNIT_INVALID;
+        }
+        return valid;
+}
+
+void manager_start_all(Manager *m) {
+        m->booting = true;
+        for (size_t i = 0; i < m->n_units; i++)
+                unit_dispatch(m->units[i], EV_START);
+        if (m->booting && !any_unit_in(m, UNIT_STARTING, UNIT_STARTING, UNIT_STARTING)) {
+                m->booting = false;
+                if (m->cfg.on_settled)
+                        m->cfg.on_settled(m);
+        }
+}
+
+void manager_stop_all(Manager *m) {
+        m->shutting_down = true;
+        for (size_t i = m->n_units; i > 0; i--)
+                unit_dispatch(m->units[i - 1], EV_STOP);
+        if (!any_unit_in(m, UNIT_STARTING, UNIT_RUNNING, UNIT_STOPPING) && m->cfg.on_all_stopped) {
+                void (*cb)(Manager *) = m->cfg.on_all_stopped;
+                m->cfg.on_all_stopped = NULL;
+                cb(m);
+        }
+}
+
+int manager_start_unit(Manager *m, Unit *u) {
+        (void) m;
+        if (u->state == UNIT_INVALID)
+                return -ENOEXEC;
+        return unit_dispatch(u, EV_START);
+}
+
+int manager_stop_unit(Manager *m, Unit *u) {
+        (void) m;
+        return unit_dispatch(u, EV_STOP);
+}
+
+int manager_restart_unit(Manager *m, Unit *u) {
+        if (u->state == UNIT_RUNNING || u->state == UNIT_STARTING) {
+                u->restart_after_stop = true;
+                return unit_dispatch(u, EV_STOP);
+        }
+        if (u->state == UNIT_RESTARTING)
+                loop_timer_disarm(&u->timer);
+        return manager_start_unit(m, u);
+}
+
+bool manager_child_exited(Manager *m, const siginfo_t *si) {
+        for (size_t i = 0; i < m->n_units; i++) {
+                Unit *u = m->units[i];
+                if (u->pid != si->si_pid)
+                        continue;
+                /* The child's report is queued before its exit: read it before deciding. */
+                if (u->status.fd >= 0) {
+                        SpawnError err;
+                        if (runtime_read_status(u->status.fd, &err) == 1)
+                                snprintf(u->spawn_error, sizeof u->spawn_error, "%s", err.message);
+                        loop_close(&u->status);
+                }
+                ExitInfo *e = &u->last_exit;
+                *e = (ExitInfo) { .when = now_usec() };
+                if (u->spawn_error[0]) {
+                        e->kind = EXIT_SPAWN;
+                        snprintf(e->message, sizeof e->message, "%s", u->spawn_error);
+                } else if (si->si_code == CLD_EXITED) {
+                        e->kind = si->si_status == 0 ? EXIT_CLEAN : EXIT_CODE;
+                        e->code = si->si_status;
+                } else {
+                        e->kind = EXIT_SIGNAL;
+                        e->code = si->si_status;
+                }
+                u->pid = 0;
+                u->pidfd = safe_close(u->pidfd);
+                /* The pid namespace died with its init, so the cgroup is empty or about to be. */
+                if (u->cgroup_path && runtime_cgroup_remove(u->cgroup_path) < 0) {
+                        runtime_cgroup_kill(u->cgroup_path);
+                        runtime_cgroup_remove(u->cgroup_path);
+                }
+                unit_dispatch(u, EV_EXIT);
+                return true;
+        }
+        return false;
+}

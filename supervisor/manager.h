@@ -1,0 +1,108 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+
+#include "loop.h"
+#include "unit-file.h"
+
+/* A unit's life. Every change goes through the transition table in manager.c. */
+typedef enum UnitState {
+        UNIT_INVALID,    /* the file has errors: never started, shown with its errors */
+        UNIT_INACTIVE,   /* not running and nothing pending: never started, stopped, or exited cleanly */
+        UNIT_STARTING,   /* spawned; the child is setting up, no exec yet */
+        UNIT_RUNNING,    /* the container's command has been exec'd */
+        UNIT_STOPPING,   /* KillSignal sent; waiting for the exit, or TimeoutStopSec, then SIGKILL */
+        UNIT_RESTARTING, /* exited; the policy restarts it when RestartSec has passed */
+        UNIT_FAILED,     /* exited or could not spawn, and the policy does not restart it */
+        _UNIT_STATE_MAX,
+} UnitState;
+
+typedef enum UnitEvent {
+        EV_START,  /* boot, or `initctl start` */
+        EV_STOP,   /* `initctl stop`, or shutdown */
+        EV_EXEC,   /* the status socket closed with no error: the command runs */
+        EV_EXIT,   /* the main process was reaped */
+        EV_TIMER,  /* RestartSec or TimeoutStopSec elapsed */
+        _UNIT_EVENT_MAX,
+} UnitEvent;
+
+typedef enum ExitKind {
+        EXIT_CLEAN,  /* code 0 */
+        EXIT_CODE,   /* non-zero code */
+        EXIT_SIGNAL, /* killed by a signal */
+        EXIT_SPAWN,  /* never reached exec: a setup stage failed */
+        _EXIT_KIND_MAX,
+} ExitKind;
+
+typedef struct ExitInfo {
+        uint64_t when; /* now_usec(); 0 = none yet */
+        ExitKind kind;
+        int code;      /* exit code, or signal number for EXIT_SIGNAL */
+        char message[480]; /* the failing stage's report for EXIT_SPAWN */
+} ExitInfo;
+
+typedef struct Manager Manager;
+
+typedef struct Unit {
+        Manager *manager;
+        char *name;
+        char *path;
+        UnitConfig *config; /* NULL when the file could not be read */
+        char **errors;      /* non-empty: invalid */
+
+        UnitState state;
+        uint64_t state_since;
+        pid_t pid;
+        int pidfd;
+        LoopSource status;  /* the spawn status socket while STARTING */
+        LoopSource output;  /* read end of the stdout/stderr pipe */
+        int output_wfd;
+        char line[256];     /* partial output line */
+        size_t line_len;
+        uint64_t dropped;   /* output bytes the console could not take */
+        LoopTimer timer;
+        unsigned restarts;
+        uint64_t exec_at;   /* when the command was exec'd */
+        char spawn_error[480];
+        bool restart_after_stop;
+        ExitInfo last_exit;
+        char *cgroup_path;
+        char *state_dir;
+} Unit;
+
+typedef struct ManagerConfig {
+        const char *cgroup_root; /* e.g. /sys/fs/cgroup/keel; NULL: no cgroups (host tests) */
+        const char *state_root;  /* e.g. /run/keel */
+        int output_fd;           /* where container output lines go (non-blocking console) */
+        void (*on_settled)(Manager *m);     /* boot: no unit is STARTING any more */
+        void (*on_all_stopped)(Manager *m); /* shutdown: every unit is down */
+} ManagerConfig;
+
+struct Manager {
+        ManagerConfig cfg;
+        Unit **units;
+        size_t n_units;
+        bool booting;
+        bool shutting_down;
+};
+
+Manager *manager_new(const ManagerConfig *cfg);
+/* Loads every *.container in dirs (later dirs replace same-named units of earlier ones),
+ * reports invalid units with their file:line errors, and returns how many are valid. */
+int manager_load(Manager *m, const char *const *dirs);
+void manager_start_all(Manager *m);
+void manager_stop_all(Manager *m);
+Unit *manager_find(Manager *m, const char *name);
+int manager_start_unit(Manager *m, Unit *u);
+int manager_stop_unit(Manager *m, Unit *u);
+int manager_restart_unit(Manager *m, Unit *u);
+/* Called for every reaped child; returns true when it was a unit's main process. */
+bool manager_child_exited(Manager *m, const siginfo_t *si);
+
+const char *unit_state_to_string(UnitState s);
+/* "exited with code 1", "killed by SIGKILL", "spawn failed: …" */
+char *exit_info_describe(const ExitInfo *e, char *buf, size_t len);

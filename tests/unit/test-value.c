@@ -1,0 +1,112 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <signal.h>
+#include <stdint.h>
+
+#include "tap.h"
+#include "util.h"
+#include "value.h"
+
+static void test_boolean(void) {
+        bool b = false;
+        CHECK(parse_boolean("yes", &b) == 0 && b);
+        CHECK(parse_boolean("On", &b) == 0 && b);
+        CHECK(parse_boolean("1", &b) == 0 && b);
+        CHECK(parse_boolean("off", &b) == 0 && !b);
+        CHECK(parse_boolean("false", &b) == 0 && !b);
+        b = true;
+        CHECK(parse_boolean("maybe", &b) == -EINVAL && b); /* untouched on failure */
+}
+
+static void test_timespan(void) {
+        uint64_t u = 0;
+        CHECK(parse_timespan("500ms", &u) == 0 && u == 500000);
+        CHECK(parse_timespan("5s", &u) == 0 && u == 5000000);
+        CHECK(parse_timespan("5", &u) == 0 && u == 5000000); /* bare number = seconds */
+        CHECK(parse_timespan("1min 30s", &u) == 0 && u == 90000000);
+        CHECK(parse_timespan("1min30s", &u) == 0 && u == 90000000);
+        CHECK(parse_timespan("1.5s", &u) == 0 && u == 1500000);
+        CHECK(parse_timespan("2h", &u) == 0 && u == 7200 * USEC_PER_SEC);
+        CHECK(parse_timespan("100us", &u) == 0 && u == 100);
+        CHECK(parse_timespan("infinity", &u) == 0 && u == USEC_INFINITY);
+        u = 42;
+        CHECK(parse_timespan("", &u) == -EINVAL && u == 42);
+        CHECK(parse_timespan("5 parsecs", &u) == -EINVAL);
+        CHECK(parse_timespan("-1s", &u) == -EINVAL);
+        CHECK(parse_timespan("s", &u) == -EINVAL);
+}
+
+static void test_signal(void) {
+        int s = 0;
+        CHECK(parse_signal("SIGTERM", &s) == 0 && s == SIGTERM);
+        CHECK(parse_signal("KILL", &s) == 0 && s == SIGKILL);
+        CHECK(parse_signal("15", &s) == 0 && s == 15);
+        CHECK(parse_signal("SIGNOPE", &s) < 0);
+        CHECK(parse_signal("0", &s) < 0);
+        CHECK_STR(signal_name(SIGKILL), "SIGKILL");
+}
+
+static void test_words(void) {
+        char **w = NULL, err[128] = "";
+        CHECK(parse_words("/bin/sh -c 'echo a ; echo b'", &w, err, sizeof err) == 0);
+        CHECK(strv_length(w) == 3);
+        CHECK_STR(w[2], "echo a ; echo b");
+        strv_free(w);
+        w = NULL;
+
+        CHECK(parse_words("  a  \"b c\"   d\\ e 'f\"g' \"h\\\"i\" x\\ty ", &w, err, sizeof err) == 0);
+        CHECK(strv_length(w) == 6);
+        CHECK_STR(w[0], "a");
+        CHECK_STR(w[1], "b c");
+        CHECK_STR(w[2], "d e");
+        CHECK_STR(w[3], "f\"g");
+        CHECK_STR(w[4], "h\"i");
+        CHECK_STR(w[5], "x\ty");
+        strv_free(w);
+        w = NULL;
+
+        CHECK(parse_words("ab\"cd ef\"gh", &w, err, sizeof err) == 0 && strv_length(w) == 1);
+        CHECK_STR(w ? w[0] : NULL, "abcd efgh");
+        strv_free(w);
+        w = NULL;
+
+        CHECK(parse_words("echo 'unbalanced", &w, err, sizeof err) == -EINVAL && !w);
+        CHECK(strstr(err, "unbalanced single quote") != NULL);
+        CHECK(parse_words("   ", &w, err, sizeof err) == -EINVAL);
+        CHECK(strstr(err, "empty") != NULL);
+        CHECK(parse_words("a \\q", &w, err, sizeof err) == -EINVAL);
+        CHECK(strstr(err, "invalid escape") != NULL);
+        CHECK(parse_words("a \\", &w, err, sizeof err) == -EINVAL);
+}
+
+static void test_environment(void) {
+        char **e = NULL, err[160] = "";
+        CHECK(parse_environment("A=1 \"B=two words\" C=", &e, err, sizeof err) == 0);
+        CHECK(strv_length(e) == 3);
+        CHECK_STR(e[1], "B=two words");
+        CHECK_STR(e[2], "C=");
+        strv_free(e);
+        e = NULL;
+        CHECK(parse_environment("1A=x", &e, err, sizeof err) == -EINVAL);
+        CHECK(strstr(err, "invalid environment assignment '1A=x'") != NULL);
+        CHECK(parse_environment("NOEQUALS", &e, err, sizeof err) == -EINVAL);
+}
+
+static void test_format(void) {
+        char b[32];
+        CHECK_STR(format_timespan(b, sizeof b, 1500 * USEC_PER_MSEC), "1.500s");
+        CHECK_STR(format_timespan(b, sizeof b, 90 * USEC_PER_SEC), "1min 30s");
+        CHECK_STR(format_timespan(b, sizeof b, 12 * USEC_PER_MSEC), "12ms");
+        CHECK_STR(format_bytes(b, sizeof b, 1536), "1.5K");
+        CHECK_STR(format_bytes(b, sizeof b, 100), "100B");
+}
+
+int main(void) {
+        test_boolean();
+        test_timespan();
+        test_signal();
+        test_words();
+        test_environment();
+        test_format();
+        TAP_DONE();
+}
