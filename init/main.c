@@ -95,7 +95,6 @@ static void shutdown_timeout(LoopTimer *t) {
 }
 
 static void on_all_stopped(Manager *m) {
-        (void) m;
         /* Whatever else runs (the shell, orphans, stray processes) gets SIGTERM and a moment. */
         down.killing = true;
         log_info("all units stopped; terminating remaining processes");
@@ -219,10 +218,16 @@ int main(int argc, char **argv) {
                 return tool_main(argc, argv);
 
         /* From now on, we must not die. */
-        log_set_target(LOG_TARGET_KMSG_CONSOLE);
+        /* Like systemd: `container=` in our environment means we are PID 1 of a container
+         * (the host tests run us so), not of a machine. Then we log to stderr, leave the
+         * console and kmsg alone, and take our options from $KEEL_CMDLINE. */
+        bool in_container = getenv("container") != NULL;
         (void) mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
-        (void) mount("devtmpfs", "/dev", "devtmpfs", MS_NOSUID | MS_NOEXEC, "mode=0755");
-        log_open_console();
+        if (!in_container) {
+                log_set_target(LOG_TARGET_KMSG_CONSOLE);
+                (void) mount("devtmpfs", "/dev", "devtmpfs", MS_NOSUID | MS_NOEXEC, "mode=0755");
+                log_open_console();
+        }
         /* Our first run marks the environment before re-executing from the tmpfs root. */
         bool again = getenv("KEEL_REEXEC") != NULL;
         unsetenv("KEEL_REEXEC");
@@ -236,10 +241,14 @@ int main(int argc, char **argv) {
                 unsetenv("KEEL_REEXEC");
         }
 
-        mount_api_filesystems();
+        mount_api_filesystems(!in_container);
+        log_debug("API filesystems mounted");
         cmdline_defaults(&options);
         _cleanup_free_ char *cmdline = NULL;
-        if (read_file("/proc/cmdline", 4096, &cmdline, NULL) >= 0)
+        if (in_container) {
+                options.shell = false;
+                cmdline_parse(getenv("KEEL_CMDLINE") ?: "", &options, warn_option);
+        } else if (read_file("/proc/cmdline", 4096, &cmdline, NULL) >= 0)
                 cmdline_parse(cmdline, &options, warn_option);
         if (options.debug)
                 log_set_max_level(LOG_DEBUG);
@@ -247,6 +256,7 @@ int main(int argc, char **argv) {
 
         system_set_hostname(options.hostname);
         system_loopback_up();
+        log_debug("hostname set, lo up");
         mount_cgroup();
         system_mount_data_disk();
         probe_kernel("/run/keel/probe");
@@ -258,7 +268,7 @@ int main(int argc, char **argv) {
         if (signal_source.fd < 0 || loop_add(&signal_source, EPOLLIN) < 0)
                 log_error_errno(errno, "signalfd: %m; children will not be reaped");
 
-        int console_nb = open("/dev/console", O_WRONLY | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
+        int console_nb = in_container ? -1 : open("/dev/console", O_WRONLY | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
         ManagerConfig mc = {
                 .cgroup_root = "/sys/fs/cgroup/keel",
                 .state_root = "/run/keel",

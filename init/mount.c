@@ -39,10 +39,13 @@ static bool is_mounted(const char *target, const char *type) {
         return strstr(mi, needle) != NULL;
 }
 
-int mount_api_filesystems(void) {
+int mount_api_filesystems(bool devtmpfs) {
         int failed = 0;
         for (size_t i = 0; i < ELEMENTSOF(api_mounts); i++) {
                 const char *t = api_mounts[i].target;
+                /* In a container /dev is the host's business; keel only adds pts and shm. */
+                if (!devtmpfs && streq(api_mounts[i].type, "devtmpfs"))
+                        continue;
                 (void) mkdir(t, 0755);
                 if (is_mounted(t, api_mounts[i].type))
                         continue;
@@ -51,8 +54,6 @@ int mount_api_filesystems(void) {
                         failed++;
                 }
         }
-        /* /dev/console may be missing from a hand-made initramfs; devtmpfs has it. */
-        log_open_console();
         (void) !symlink("/proc/self/fd", "/dev/fd");
         (void) !symlink("/proc/self/fd/0", "/dev/stdin");
         (void) !symlink("/proc/self/fd/1", "/dev/stdout");
@@ -128,10 +129,38 @@ bool root_is_initramfs(void) {
         return false;
 }
 
+/* Files with several links (BusyBox is shared by the host root and the container rootfs)
+ * are copied once and linked again, which halves the copy. */
+typedef struct LinkMap {
+        ino_t ino[64];
+        int dir[64];
+        char name[64][256];
+        size_t n;
+} LinkMap;
+
+static bool linked_again(LinkMap *m, const struct stat *st, int dst_dir, const char *name) {
+        for (size_t i = 0; i < m->n; i++)
+                if (m->ino[i] == st->st_ino && linkat(m->dir[i], m->name[i], dst_dir, name, 0) >= 0)
+                        return true;
+        return false;
+}
+
+static void remember_link(LinkMap *m, const struct stat *st, int dst_dir, const char *name) {
+        if (st->st_nlink < 2 || m->n == ELEMENTSOF(m->ino) || strlen(name) >= sizeof m->name[0])
+                return;
+        int d = fcntl(dst_dir, F_DUPFD_CLOEXEC, 3); /* kept until the move is done */
+        if (d < 0)
+                return;
+        m->ino[m->n] = st->st_ino;
+        m->dir[m->n] = d;
+        snprintf(m->name[m->n], sizeof m->name[0], "%s", name);
+        m->n++;
+}
+
 /* Moves one tree from the rootfs to the tmpfs, entry by entry, unlinking each source once it
  * is copied so the memory moves rather than doubles. Mount points (other st_dev) are kept
  * as empty directories. */
-static int move_tree(int src_dir, int dst_dir, dev_t dev, unsigned *files, uint64_t *bytes) {
+static int move_tree(int src_dir, int dst_dir, dev_t dev, LinkMap *links, unsigned *files, uint64_t *bytes) {
         DIR *d = fdopendir(dup(src_dir));
         if (!d)
                 return negative_errno();
@@ -155,7 +184,7 @@ static int move_tree(int src_dir, int dst_dir, dev_t dev, unsigned *files, uint6
                         int s = openat(src_dir, n, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
                         int t = openat(dst_dir, n, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
                         if (s >= 0 && t >= 0) {
-                                int r = move_tree(s, t, dev, files, bytes);
+                                int r = move_tree(s, t, dev, links, files, bytes);
                                 if (r < 0)
                                         ret = r;
                                 fchmod(t, st.st_mode & 07777);
@@ -173,7 +202,10 @@ static int move_tree(int src_dir, int dst_dir, dev_t dev, unsigned *files, uint6
                         target[l] = 0;
                         if (symlinkat(target, dst_dir, n) < 0 && errno != EEXIST)
                                 ret = negative_errno();
+                } else if (S_ISREG(st.st_mode) && st.st_nlink > 1 && linked_again(links, &st, dst_dir, n)) {
+                        /* copied before under another name */
                 } else if (S_ISREG(st.st_mode)) {
+                        remember_link(links, &st, dst_dir, n);
                         int s = openat(src_dir, n, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
                         int t = openat(dst_dir, n, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, st.st_mode & 07777);
                         if (s < 0 || t < 0) {
@@ -220,7 +252,10 @@ int switch_root_to_tmpfs(char **argv) {
         unsigned files = 0;
         uint64_t bytes = 0;
         /* new_root is a mount point (other st_dev), so move_tree() leaves it alone. */
-        int r = move_tree(src, dst, root_st.st_dev, &files, &bytes);
+        static LinkMap links;
+        int r = move_tree(src, dst, root_st.st_dev, &links, &files, &bytes);
+        for (size_t i = 0; i < links.n; i++)
+                safe_close(links.dir[i]);
         if (r < 0)
                 log_warning_errno(r, "copying the initramfs to tmpfs: %m (continuing)");
 

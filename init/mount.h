@@ -4,7 +4,7 @@
 #include <stdbool.h>
 
 /* The API filesystems of DESIGN.md's boot flow, step 3. Returns the number that failed. */
-int mount_api_filesystems(void);
+int mount_api_filesystems(bool devtmpfs);
 /* cgroup2 at /sys/fs/cgroup, controllers enabled for /sys/fs/cgroup/keel. */
 int mount_cgroup(void);
 /* Is "/" still the kernel's initial rootfs (which pivot_root cannot leave)? Needs /proc. */

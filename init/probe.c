@@ -125,10 +125,23 @@ static const struct {
           probe_controllers },
 };
 
+/* Every namespace and a filter in one child: the common case costs one fork. */
+static int do_all(unsigned long unused) {
+        (void) unused;
+        int r = do_unshare(CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWUSER |
+                           CLONE_NEWCGROUP);
+        return r < 0 ? r : do_seccomp(0);
+}
+
 int probe_kernel(const char *scratch) {
         int missing = 0;
         uint64_t start = now_usec();
-        for (size_t i = 0; i < ELEMENTSOF(probes); i++) {
+        /* Only when the combined probe fails is each feature tried alone, to name it. */
+        size_t first = 0;
+        if (in_child(do_all, 0) == 0)
+                while (first < ELEMENTSOF(probes) && probes[first].fn != probe_pidfd)
+                        first++;
+        for (size_t i = first; i < ELEMENTSOF(probes); i++) {
                 int r = probes[i].fn(scratch);
                 if (r < 0) {
                         log_error_errno(r, "kernel lacks %s: %m — rebuild it with %s", probes[i].what, probes[i].option);

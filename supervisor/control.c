@@ -27,6 +27,7 @@ typedef struct Client {
         Buf out;
         size_t out_pos;
         bool replying;
+        bool draining; /* reply sent; reading until EOF so the close sends no RST */
 } Client;
 
 static Manager *manager;
@@ -229,11 +230,27 @@ static void client_flush(Client *c) {
                 }
                 c->out_pos += (size_t) k;
         }
-        client_free(c);
+        /* Closing with unread input would reset the connection and could destroy the reply
+         * in flight (an oversized request, say): shut down our side and drain until EOF or
+         * the client's timeout. */
+        if (c->out_pos < c->out.len || shutdown(c->src.fd, SHUT_WR) < 0 || loop_modify(&c->src, EPOLLIN) < 0) {
+                client_free(c);
+                return;
+        }
+        c->draining = true;
 }
 
 static void client_event(LoopSource *s, uint32_t events) {
         Client *c = s->userdata;
+        if (c->draining) {
+                char scratch[4096];
+                ssize_t k;
+                while ((k = recv(s->fd, scratch, sizeof scratch, MSG_DONTWAIT)) > 0)
+                        ;
+                if (k == 0 || errno != EAGAIN)
+                        client_free(c);
+                return;
+        }
         if (c->replying) {
                 client_flush(c);
                 return;

@@ -1,0 +1,162 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: MIT
+"""Boot-time benchmark: boots the default keel.iso N times in QEMU and reports, per run and as
+the median, how long the machine takes to come up, against keel's targets.
+
+    ./dev bench [--runs N]            (or: KEEL_BUILD=build KEEL_IMAGE=build/image bench/boot.py)
+
+Per run:
+  wall PID1   host wall time from starting QEMU to the console's "keel: PID 1 started"
+  wall ready  host wall time from starting QEMU to the console's "keel: ready:" line
+  PID 1       guest uptime (dmesg) of the first "keel: PID 1 started"
+  1st exec    guest uptime of the first "keel: UNIT: running" (first container exec)
+  ready       guest uptime of "keel: ready:"
+  poweroff    host wall time from typing poweroff to QEMU's exit
+The wall times include firmware and isolinux; the uptimes start when the kernel does.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import statistics
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "tests" / "e2e"))
+
+from keelvm import KeelVM, KeelVMError, image_dir, qemu_accel  # noqa: E402
+
+MIB = 1024 * 1024
+TARGETS = [
+    # (label, metric key, limit, unit)
+    ("PID 1 started (guest uptime)", "pid1", 1.0, "s"),
+    ("first container exec (guest uptime)", "first_exec", 1.3, "s"),
+    ("ready (wall, QEMU start to ready line)", "wall_ready", 3.0, "s"),
+    ("keel.iso size", "iso_mib", 8.0, "MiB"),
+]
+
+GUEST_EVENTS = {
+    "pid1": r"keel: PID 1 started",
+    "first_exec": r"keel: [A-Za-z0-9_.@-]+: running \(pid \d+\)",
+    "ready": r"keel: ready:",
+}
+
+
+def first_stamp(lines: list[str], pattern: str) -> float | None:
+    rx = re.compile(r"^\[\s*(\d+\.\d+)\] " + pattern)
+    for line in lines:
+        m = rx.search(line)
+        if m:
+            return float(m.group(1))
+    return None
+
+
+def one_run(iso: Path, n: int, scale: float | None) -> dict:
+    vm = KeelVM(iso, name=f"bench-{n}", timeout_scale=scale)
+    try:
+        vm.start()
+        vm.wait_console(r"keel: PID 1 started", timeout=120)
+        wall_pid1 = time.monotonic() - vm.spawned_at
+        vm.boot()
+        r = {"run": n, "wall_pid1": wall_pid1, "wall_ready": vm.ready_at, "log": str(vm.log_path)}
+        # The kernel log from inside the guest, each line tagged so that nothing else on the
+        # console (container output, PID 1's console copy of its log) can be taken for it.
+        status, out = vm.run("dmesg | sed 's/^/DMESG:/'", strip=False)
+        dmesg = [ln[len("DMESG:"):] for ln in out.splitlines() if ln.startswith("DMESG:")]
+        console = vm.console.splitlines()
+        r["source"] = "dmesg"
+        for key, pattern in GUEST_EVENTS.items():
+            v = first_stamp(dmesg, pattern)
+            if v is None:  # not in the kernel log: fall back to PID 1's console copy
+                v = first_stamp(console, pattern)
+                r["source"] = "console"
+            r[key] = v
+        t = time.monotonic()
+        line = vm.poweroff()
+        r["poweroff"] = time.monotonic() - t
+        r["clean"] = "(clean:" in line and vm.exit_status == 0
+        return r
+    finally:
+        vm.kill()
+
+
+def fmt(v, unit="s") -> str:
+    if v is None:
+        return "-"
+    return f"{v:.2f}{unit}" if unit == "s" else f"{v:.1f} {unit}"
+
+
+def median(rows: list[dict], key: str):
+    vals = [r[key] for r in rows if r.get(key) is not None]
+    return statistics.median(vals) if vals else None
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--runs", type=int, default=3, help="number of boots (default 3)")
+    ap.add_argument("--iso", type=Path, default=None, help="image to boot (default KEEL_IMAGE/keel.iso)")
+    ap.add_argument("--json", type=Path, default=None, help="also write the figures to this file")
+    ap.add_argument("--timeout-scale", type=float, default=None, help="multiply timeouts (default KEEL_TIMEOUT_SCALE)")
+    args = ap.parse_args()
+    if args.runs < 1:
+        ap.error("--runs must be at least 1")
+
+    iso = (args.iso or image_dir() / "keel.iso").resolve()
+    if not iso.is_file():
+        print(f"bench: {iso} not found (./dev image)", file=sys.stderr)
+        return 1
+    sizes = {name: (iso.parent / name).stat().st_size if (iso.parent / name).exists() else None
+             for name in ("keel.iso", "initrd.gz", "vmlinuz")}
+    accel = qemu_accel(iso.parent / "vmlinuz")
+    print(f"keel boot benchmark: {iso}, {args.runs} run(s), QEMU accelerator: {accel}"
+          f"{' (software emulation: expect slower figures than on hardware or KVM)' if accel == 'tcg' else ''}")
+
+    rows = []
+    for n in range(1, args.runs + 1):
+        try:
+            rows.append(one_run(iso, n, args.timeout_scale))
+        except KeelVMError as e:
+            print(f"bench: run {n} failed:\n{e}", file=sys.stderr)
+            return 1
+        r = rows[-1]
+        print(f"  run {n}: ready after {r['wall_ready']:.2f}s wall (log {r['log']})", flush=True)
+
+    cols = [("wall PID1", "wall_pid1"), ("wall ready", "wall_ready"), ("PID 1", "pid1"),
+            ("1st exec", "first_exec"), ("ready", "ready"), ("poweroff", "poweroff")]
+    print()
+    print(f"{'run':<8}" + "".join(f"{c:>12}" for c, _ in cols) + "  clean")
+    for r in rows:
+        print(f"{r['run']:<8}" + "".join(f"{fmt(r[k]):>12}" for _, k in cols) + f"  {'yes' if r['clean'] else 'NO'}")
+    med = {k: median(rows, k) for _, k in cols}
+    print(f"{'median':<8}" + "".join(f"{fmt(med[k]):>12}" for _, k in cols))
+    print("(wall: host time from QEMU start; PID 1 / 1st exec / ready: guest uptime from "
+          f"{rows[0]['source']})")
+
+    print()
+    print("sizes: " + ", ".join(f"{name} {fmt(s / MIB, 'MiB') if s is not None else 'missing'}"
+                                for name, s in sizes.items()))
+    med["iso_mib"] = sizes["keel.iso"] / MIB if sizes["keel.iso"] is not None else None
+
+    print()
+    print(f"targets (median of {len(rows)} run(s), accelerator {accel}):")
+    verdicts = []
+    for label, key, limit, unit in TARGETS:
+        v = med.get(key)
+        ok = v is not None and v <= limit
+        verdicts.append(ok)
+        print(f"  {'PASS' if ok else 'MISS'}  {label:<42} {fmt(v, unit):>10}  (target <= {fmt(limit, unit)})")
+    if not all(r["clean"] for r in rows):
+        print("  note: a poweroff was not clean (see the run's log)")
+
+    if args.json:
+        args.json.write_text(json.dumps({"accel": accel, "iso": str(iso), "runs": rows, "median": med,
+                                         "sizes": sizes, "targets": {k: lim for _, k, lim, _ in TARGETS},
+                                         "pass": verdicts}, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,101 @@
+# SPDX-License-Identifier: MIT
+"""Fixtures for keel's end-to-end tests: each test module boots one VM.
+
+Environment (set by ./dev test; defaults relative to the repo): KEEL_BUILD (meson build dir,
+default build/), KEEL_IMAGE (dir with keel.iso, default KEEL_BUILD/image), KEEL_KERNEL
+(default KEEL_IMAGE/vmlinuz), KEEL_TIMEOUT_SCALE (multiplies every timeout, default 1).
+"""
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from keelvm import REPO, KeelVM, build_dir, image_dir, kernel_path  # noqa: E402
+
+
+def default_iso() -> Path:
+    iso = image_dir() / "keel.iso"
+    if not iso.is_file():
+        # A missing image is a failure, never a skip: the suite must not pass without booting.
+        pytest.fail(f"{iso} not found: build it first (./dev image)", pytrace=False)
+    return iso
+
+
+@contextlib.contextmanager
+def booted(iso, name: str, **kwargs):
+    """A booted KeelVM that is killed (if still running) on the way out."""
+    vm = KeelVM(iso, name=name, **kwargs)
+    try:
+        vm.boot()
+        yield vm
+    finally:
+        vm.kill()
+
+
+def _module_name(request) -> str:
+    return request.module.__name__.rsplit(".", 1)[-1]
+
+
+@pytest.fixture(scope="module")
+def vm(request):
+    """The default image (build/image/keel.iso), booted once per test module."""
+    with booted(default_iso(), _module_name(request)) as v:
+        yield v
+
+
+def _mkimage(units: dict[str, str], cmdline: str | None, files: dict[str, str] | None, out: Path) -> Path:
+    unit_dir = out / "units"
+    unit_dir.mkdir(parents=True, exist_ok=True)
+    for name, text in units.items():
+        fname = name if name.endswith(".container") else name + ".container"
+        (unit_dir / fname).write_text(text)
+    kernel = kernel_path()
+    if not kernel.is_file():
+        pytest.fail(f"{kernel} not found: build the default image first (./dev image)", pytrace=False)
+    cmd = ["bash", str(REPO / "initramfs/mkimage.sh"), "--out", str(out / "image"), "--bin", str(build_dir()),
+           "--units", str(unit_dir), "--kernel", str(kernel)]
+    if cmdline:
+        cmd += ["--cmdline", cmdline]
+    for src, dst in (files or {}).items():
+        cmd += ["--file", f"{src}={dst}"]
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    if r.returncode != 0:
+        pytest.fail(f"mkimage.sh failed ({r.returncode}):\n{r.stdout}\n{r.stderr}", pytrace=False)
+    return out / "image" / "keel.iso"
+
+
+@pytest.fixture(scope="session")
+def make_image(tmp_path_factory):
+    """make_image(units={"name": "unit text"}, cmdline=None, files={SRC: DST}) -> path of a
+    keel.iso with exactly those units baked in. Built with initramfs/mkimage.sh from KEEL_BUILD's
+    binaries and the default image's kernel; cached per session by content."""
+    cache: dict[str, Path] = {}
+
+    def make(units: dict[str, str], cmdline: str | None = None, files: dict[str, str] | None = None) -> Path:
+        file_sums = {src: hashlib.sha256(Path(src).read_bytes()).hexdigest() for src in (files or {})}
+        key = hashlib.sha256(json.dumps([units, cmdline, files, file_sums], sort_keys=True).encode()).hexdigest()[:16]
+        if key not in cache:
+            cache[key] = _mkimage(units, cmdline, files, tmp_path_factory.mktemp(f"keel-image-{key}"))
+        return cache[key]
+
+    return make
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """On failure, name the console log of every VM the test used."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.failed:
+        vms = [v for v in getattr(item, "funcargs", {}).values() if isinstance(v, KeelVM)]
+        for v in vms:
+            report.sections.append(("keel console", f"full console log of {v.name}: {v.log_path}"))
+            print(f"\nkeel console log: {v.log_path}", file=sys.stderr)

@@ -1,0 +1,204 @@
+# SPDX-License-Identifier: MIT
+"""keel-init as PID 1 of fresh namespaces on the host, chrooted into the image's own root.
+
+The whole supervisor runs for real — units load, containers spawn in their own
+namespaces, exits are reaped and restarted, initctl talks over the socket — with no QEMU.
+With `container=` in its environment PID 1 logs to stderr and leaves the console alone;
+reboot(2) in a PID namespace only ends that namespace.
+"""
+import os
+import re
+import signal
+import socket
+import subprocess
+import threading
+import time
+
+import pytest
+
+UNITS = {
+    "sleeper": """[Container]
+Rootfs=/usr/share/keel/rootfs/busybox
+Exec=/bin/sh -c 'trap "exit 0" TERM; echo sleeper up in $(hostname); while :; do sleep 1 & wait $!; done'
+""",
+    "crash": """[Container]
+Rootfs=/usr/share/keel/rootfs/busybox
+Exec=/bin/sh -c 'echo crashing; exit 3'
+[Service]
+Restart=on-failure
+RestartSec=200ms
+""",
+    "broken": """[Container]
+Rootfs=/usr/share/keel/rootfs/busybox
+Exce=/bin/true
+""",
+    "nope": """[Container]
+Rootfs=/usr/share/keel/rootfs/busybox
+Exec=/bin/nope
+""",
+}
+
+
+class Pid1:
+    def __init__(self, root):
+        for name, text in UNITS.items():
+            (root / f"etc/keel/units/{name}.container").write_text(text)
+        env = {"container": "keel-test", "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"}
+        self.proc = subprocess.Popen(
+            # The root must be a mount point, as on the real machine: pivot_root(2) and
+            # mount propagation changes refuse a chroot into a plain directory.
+            ["unshare", "--mount", "--pid", "--uts", "--ipc", "--net", "--fork", "--kill-child",
+             "/bin/sh", "-c", 'mount --bind "$0" "$0" && cd "$0" && exec chroot . /sbin/init', str(root)],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, text=True, bufsize=1)
+        self.lines = []
+        self.cond = threading.Condition()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self):
+        for line in self.proc.stdout:
+            with self.cond:
+                self.lines.append(line.rstrip("\n"))
+                self.cond.notify_all()
+        with self.cond:
+            self.cond.notify_all()
+
+    def wait_for(self, pattern, timeout=60, count=1):
+        rx = re.compile(pattern)
+        deadline = time.monotonic() + timeout
+        with self.cond:
+            while True:
+                hits = [l for l in self.lines if rx.search(l)]
+                if len(hits) >= count:
+                    return hits
+                left = deadline - time.monotonic()
+                if left <= 0 or (self.proc.poll() is not None and not self.proc.stdout.readable()):
+                    raise AssertionError(f"no {count}x /{pattern}/ within {timeout}s; output:\n" +
+                                         "\n".join(self.lines))
+                self.cond.wait(min(left, 1))
+
+    def init_pid(self):
+        """Host pid of the namespace's PID 1: unshare's only child."""
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                kids = open(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children").read().split()
+                if kids:
+                    return int(kids[0])
+            except FileNotFoundError:
+                pass
+            time.sleep(0.05)
+        raise AssertionError("PID 1 of the namespace did not appear")
+
+    def enter(self, *cmd, timeout=30):
+        """Runs cmd inside PID 1's namespaces and root."""
+        p = subprocess.run(["nsenter", "-t", str(self.init_pid()), "-m", "-p", "-u", "-n", "-i", "-r", *cmd],
+                           capture_output=True, text=True, timeout=timeout)
+        return p.returncode, p.stdout + p.stderr
+
+
+@pytest.fixture
+def pid1(image_root):
+    p = Pid1(image_root)
+    try:
+        p.wait_for(r"keel: ready:|ready: \d+ units", timeout=60)
+        yield p
+    finally:
+        if p.proc.poll() is None:
+            p.proc.kill()
+            p.proc.wait(timeout=10)
+
+
+def test_units_run_restart_and_report(pid1):
+    pid1.wait_for(r"sleeper\| sleeper up in sleeper")  # own UTS namespace: hostname = unit name
+    pid1.wait_for(r"crash: exited with code 3; restarting in 200ms", count=2)
+    rc, out = pid1.enter("/bin/initctl", "status")
+    assert rc == 0, out
+    rows = {l.split()[0]: l.split() for l in out.splitlines()[1:]}
+    assert rows["sleeper"][1] == "running"
+    assert rows["broken"][1] == "invalid"
+    assert rows["nope"][1] == "failed"
+    assert int(rows["crash"][3]) >= 1, out
+
+    rc, out = pid1.enter("/bin/initctl", "status", "broken")
+    assert rc == 3
+    assert re.search(r"broken.container:3: unknown key 'Exce' in \[Container\]; did you mean 'Exec'\?", out), out
+
+    rc, out = pid1.enter("/bin/initctl", "status", "nope")
+    assert "spawn failed: /bin/nope: not found in rootfs /usr/share/keel/rootfs/busybox" in out, out
+
+
+def test_container_is_pid1_of_its_namespace(pid1):
+    rc, out = pid1.enter("/bin/initctl", "status")
+    pid = next(l.split()[2] for l in out.splitlines() if l.startswith("sleeper"))
+    rc, status = pid1.enter("/bin/cat", f"/proc/{pid}/status")
+    nspid = next(l for l in status.splitlines() if l.startswith("NSpid:")).split()
+    assert nspid[-1] == "1", status
+
+
+def test_orphans_are_reaped(pid1):
+    # The sleeps outlive their shells and are re-parented to keel's PID 1, which must reap them.
+    rc, out = pid1.enter("/bin/sh", "-c", "for i in 1 2 3 4 5; do (sleep 0.3 &) ; done; echo spawned")
+    assert "spawned" in out
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        rc, ps = pid1.enter("/bin/sh", "-c", "cat /proc/[0-9]*/stat 2>/dev/null")
+        zombies = [l for l in ps.splitlines() if re.match(r"\d+ \(sleep\) Z", l)]
+        sleeping = [l for l in ps.splitlines() if re.match(r"\d+ \(sleep\) [SR]", l) and " 1 " in l[:40]]
+        if not zombies and not sleeping:
+            break
+        time.sleep(0.2)
+    assert not zombies, zombies
+
+
+def control(pid1, payload, close_write=True):
+    """Sends raw bytes to PID 1's control socket (reached through /proc/PID/root)."""
+    path = f"/proc/{pid1.init_pid()}/root/run/keel/initctl.sock"
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as c:
+        c.settimeout(20)
+        c.connect(path)
+        c.sendall(payload)
+        if close_write:
+            c.shutdown(socket.SHUT_WR)
+        data = b""
+        while chunk := c.recv(65536):
+            data += chunk
+        return data.decode(errors="replace")
+
+
+def test_control_socket_survives_bad_clients(pid1):
+    assert control(pid1, b"GET / HTTP/1.0\n").startswith("keel1 2\nbad request")
+    assert "request too long" in control(pid1, b"x" * 5000)
+    assert control(pid1, b"\x00\xff\xfe garbage\n").startswith("keel1 2")
+    # A client that connects and says nothing must not block anyone else.
+    path = f"/proc/{pid1.init_pid()}/root/run/keel/initctl.sock"
+    idle = [socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) for _ in range(5)]
+    for s in idle:
+        s.connect(path)
+    try:
+        start = time.monotonic()
+        out = control(pid1, b"keel1 status\n")
+        assert out.startswith("keel1 0\nUNIT"), out
+        assert time.monotonic() - start < 4  # not stuck behind the idle clients' 5 s timeout
+    finally:
+        for s in idle:
+            s.close()
+    rc, out = pid1.enter("/bin/initctl", "frobnicate")
+    assert rc == 2 and "unknown command 'frobnicate'" in out
+    rc, out = pid1.enter("/bin/initctl", "status", "ghost")
+    assert rc == 1 and "unknown unit 'ghost'" in out
+    rc, out = pid1.enter("/bin/initctl")
+    assert rc == 2 and "Usage: initctl" in out
+
+
+def test_stop_start_and_clean_shutdown(pid1):
+    rc, out = pid1.enter("/bin/initctl", "stop", "sleeper")
+    assert rc == 0, out
+    pid1.wait_for(r"sleeper: stopped \(exited with code 0\)")
+    rc, out = pid1.enter("/bin/initctl", "start", "sleeper")
+    assert rc == 0, out
+    pid1.wait_for(r"sleeper\| sleeper up", count=2)
+
+    os.kill(pid1.init_pid(), signal.SIGTERM)
+    line = pid1.wait_for(r"system down for poweroff")[0]
+    assert "(clean:" in line, line
+    assert pid1.proc.wait(timeout=30) is not None
