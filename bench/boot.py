@@ -132,8 +132,11 @@ def main() -> int:
         print(f"{r['run']:<8}" + "".join(f"{fmt(r[k]):>12}" for _, k in cols) + f"  {'yes' if r['clean'] else 'NO'}")
     med = {k: median(rows, k) for _, k in cols}
     print(f"{'median':<8}" + "".join(f"{fmt(med[k]):>12}" for _, k in cols))
-    print("(wall: host time from QEMU start; PID 1 / 1st exec / ready: guest uptime from "
-          f"{rows[0]['source']})")
+    if all(r["source"] == "dmesg" for r in rows):
+        src = "the guest's dmesg"
+    else:
+        src = "PID 1's console lines (keel's lines were missing from the guest's dmesg)"
+    print(f"(wall: host time from QEMU start; PID 1 / 1st exec / ready: guest uptime from {src})")
 
     print()
     print("sizes: " + ", ".join(f"{name} {fmt(s / MIB, 'MiB') if s is not None else 'missing'}"

@@ -53,12 +53,21 @@ int log_internal(int level, int err, const char *fmt, ...) {
                 return -e;
         }
 
-        /* kmsg stamps the record itself; the console line carries the same clock
-         * (CLOCK_MONOTONIC matches printk's clock closely) so the two read alike. */
-        if (kmsg_fd >= 0)
-                dprintf(kmsg_fd, "<%d>keel: %s\n", level, msg);
+        /* One write(2) per record: /dev/kmsg takes a record per write, and glibc's dprintf()
+         * would lseek() first, which kmsg refuses (EINVAL), losing the line. kmsg stamps the
+         * record itself; the console line carries the same clock (CLOCK_MONOTONIC is close to
+         * printk's) so the two read alike. */
+        char line[1200];
+        int n;
+        if (kmsg_fd >= 0) {
+                n = snprintf(line, sizeof line, "<%d>keel: %s\n", level, msg);
+                if (n > 0)
+                        (void) !write(kmsg_fd, line, MIN((size_t) n, sizeof line - 1));
+        }
         struct timespec ts;
         clock_gettime(CLOCK_MONOTONIC, &ts);
-        dprintf(log_console_fd(), "[%5ld.%06ld] keel: %s\n", (long) ts.tv_sec, ts.tv_nsec / 1000, msg);
+        n = snprintf(line, sizeof line, "[%5ld.%06ld] keel: %s\n", (long) ts.tv_sec, ts.tv_nsec / 1000, msg);
+        if (n > 0)
+                (void) !write(log_console_fd(), line, MIN((size_t) n, sizeof line - 1));
         return -e;
 }

@@ -8,6 +8,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/reboot.h>
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
@@ -18,6 +19,7 @@
 
 #include "cmdline.h"
 #include "control.h"
+#include "initctl.h"
 #include "log.h"
 #include "loop.h"
 #include "manager.h"
@@ -208,6 +210,9 @@ static int tool_main(int argc, char **argv) {
 }
 
 int main(int argc, char **argv) {
+        if (initctl_is_my_name(argv[0]))
+                return initctl_main(argc, argv);
+
         /* Before anything else: no signal may interrupt or kill PID 1. They arrive through
          * the signalfd, in the loop, one at a time. */
         sigset_t all;
@@ -228,18 +233,11 @@ int main(int argc, char **argv) {
                 (void) mount("devtmpfs", "/dev", "devtmpfs", MS_NOSUID | MS_NOEXEC, "mode=0755");
                 log_open_console();
         }
-        /* Our first run marks the environment before re-executing from the tmpfs root. */
-        bool again = getenv("KEEL_REEXEC") != NULL;
-        unsetenv("KEEL_REEXEC");
-        if (!again)
-                log_info("PID 1 started (keel %s)", KEEL_VERSION);
+        log_info("PID 1 started (keel %s)", KEEL_VERSION);
 
         /* pivot_root(2) cannot leave the initramfs (EINVAL), and every container needs it. */
-        if (root_is_initramfs()) {
-                setenv("KEEL_REEXEC", "1", 1);
-                switch_root_to_tmpfs(argv); /* re-executes us on success */
-                unsetenv("KEEL_REEXEC");
-        }
+        if (!in_container && root_is_initramfs())
+                root_leave_initramfs();
 
         mount_api_filesystems(!in_container);
         log_debug("API filesystems mounted");
@@ -259,7 +257,14 @@ int main(int argc, char **argv) {
         log_debug("hostname set, lo up");
         mount_cgroup();
         system_mount_data_disk();
-        probe_kernel("/run/keel/probe");
+        /* The kernel check only reports, so it runs beside the first containers rather than
+         * before them; its child is reaped like any other. */
+        pid_t probe = fork();
+        if (probe == 0) {
+                prctl(PR_SET_NAME, "keel-probe");
+                _exit(probe_kernel("/run/keel/probe") ? 1 : 0);
+        } else if (probe < 0)
+                probe_kernel("/run/keel/probe");
 
         if (loop_init() < 0) /* only ENOMEM or a kernel without epoll: nothing can run */
                 log_error("cannot create the event loop; containers will not be supervised");

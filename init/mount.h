@@ -9,6 +9,6 @@ int mount_api_filesystems(bool devtmpfs);
 int mount_cgroup(void);
 /* Is "/" still the kernel's initial rootfs (which pivot_root cannot leave)? Needs /proc. */
 bool root_is_initramfs(void);
-/* Copies the initramfs into a tmpfs, makes that the root and re-executes argv. Returns only
- * on failure. */
-int switch_root_to_tmpfs(char **argv);
+/* Makes "/" a mount with a parent, so pivot_root works in containers. Unmounts /proc and
+ * /dev first: mount them again afterwards. */
+int root_leave_initramfs(void);

@@ -99,7 +99,7 @@ done
 [ -n "$out" ] || die "--out DIR is required (see --help)"
 [ -n "$bindir" ] || die "--bin BINDIR is required (see --help)"
 [ -d "$bindir" ] || die "--bin: $bindir is not a directory"
-for b in keel-init initctl; do
+for b in keel-init; do
 	[ -f "$bindir/$b" ] || die "--bin: $bindir/$b not found (build keel first: meson compile -C $bindir)"
 done
 [ "$(id -u)" = 0 ] || die "must run as root (mknod for /dev/console and /dev/null)"
@@ -130,10 +130,12 @@ fi
 if [ ! -f "$kernel" ] || [ ! -s "$kernel" ]; then die "--kernel: $kernel is not a non-empty file"; fi
 
 log "staging the root filesystem in $root"
-# keel's binaries own /sbin/init and the power verbs (initctl dispatches on argv[0]).
+# keel's binary owns /sbin/init, initctl and the power verbs (it dispatches on argv[0]).
 # Stripped: the debug info stays in the build directory for gdb, not in every boot.
 install -D -m 0755 -s "$bindir/keel-init" "$root/sbin/init"
-install -D -m 0755 -s "$bindir/initctl" "$root/bin/initctl"
+# initctl is a name of the same binary (one static libc in the image, not two).
+mkdir -p "$root/bin"
+ln -sfn /sbin/init "$root/bin/initctl"
 for v in poweroff reboot halt; do
 	ln -sfn /bin/initctl "$root/sbin/$v"
 done

@@ -12,6 +12,7 @@
 #include <sys/un.h>
 
 #include "control.h"
+#include "initctl.h"
 #include "macros.h"
 
 static void usage(FILE *f) {
@@ -47,7 +48,13 @@ static int fallback_signal(const char *verb) {
         return 0;
 }
 
-int main(int argc, char **argv) {
+bool initctl_is_my_name(const char *argv0) {
+        const char *slash = strrchr(argv0, '/');
+        const char *n = slash ? slash + 1 : argv0;
+        return streq(n, "initctl") || streq(n, "poweroff") || streq(n, "reboot") || streq(n, "halt");
+}
+
+int initctl_main(int argc, char **argv) {
         char req[CONTROL_REQUEST_MAX + 2];
         size_t len = 0;
         const char *self = basename(argv[0]);

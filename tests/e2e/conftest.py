@@ -7,18 +7,20 @@ default build/), KEEL_IMAGE (dir with keel.iso, default KEEL_BUILD/image), KEEL_
 """
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
+import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from keelvm import REPO, KeelVM, build_dir, image_dir, kernel_path  # noqa: E402
+from keelvm import REPO, KeelVM, booted, build_dir, image_dir, kernel_path  # noqa: E402
 
 
 def default_iso() -> Path:
@@ -27,17 +29,6 @@ def default_iso() -> Path:
         # A missing image is a failure, never a skip: the suite must not pass without booting.
         pytest.fail(f"{iso} not found: build it first (./dev image)", pytrace=False)
     return iso
-
-
-@contextlib.contextmanager
-def booted(iso, name: str, **kwargs):
-    """A booted KeelVM that is killed (if still running) on the way out."""
-    vm = KeelVM(iso, name=name, **kwargs)
-    try:
-        vm.boot()
-        yield vm
-    finally:
-        vm.kill()
 
 
 def _module_name(request) -> str:
@@ -73,20 +64,30 @@ def _mkimage(units: dict[str, str], cmdline: str | None, files: dict[str, str] |
 
 
 @pytest.fixture(scope="session")
-def make_image(tmp_path_factory):
+def make_image():
     """make_image(units={"name": "unit text"}, cmdline=None, files={SRC: DST}) -> path of a
     keel.iso with exactly those units baked in. Built with initramfs/mkimage.sh from KEEL_BUILD's
-    binaries and the default image's kernel; cached per session by content."""
+    binaries and the default image's kernel; cached per session by content.
+
+    The images live under KEEL_BUILD/e2e-images/ (not pytest's tmp_path, which a concurrent
+    pytest run may prune) and are removed at the end of the session."""
     cache: dict[str, Path] = {}
+    root = Path(tempfile.mkdtemp(prefix=f"session-{os.getpid()}-", dir=_mkdir(build_dir() / "e2e-images")))
 
     def make(units: dict[str, str], cmdline: str | None = None, files: dict[str, str] | None = None) -> Path:
         file_sums = {src: hashlib.sha256(Path(src).read_bytes()).hexdigest() for src in (files or {})}
         key = hashlib.sha256(json.dumps([units, cmdline, files, file_sums], sort_keys=True).encode()).hexdigest()[:16]
         if key not in cache:
-            cache[key] = _mkimage(units, cmdline, files, tmp_path_factory.mktemp(f"keel-image-{key}"))
+            cache[key] = _mkimage(units, cmdline, files, root / key)
         return cache[key]
 
-    return make
+    yield make
+    shutil.rmtree(root, ignore_errors=True)
+
+
+def _mkdir(p: Path) -> Path:
+    p.mkdir(parents=True, exist_ok=True)
+    return p
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -18,6 +18,7 @@ KEEL_TIMEOUT_SCALE (default 1). There are no fixed sleeps.
 """
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import re
@@ -74,7 +75,7 @@ def kernel_path() -> Path:
     return env_path("KEEL_KERNEL", image_dir() / "vmlinuz").resolve()
 
 
-def timeout_scale() -> float:
+def env_timeout_scale() -> float:
     try:
         return max(float(os.environ.get("KEEL_TIMEOUT_SCALE", "1")), 0.1)
     except ValueError:
@@ -98,6 +99,17 @@ def qemu_accel(kernel: Path | None = None) -> str:
     return _accel_cache[key]
 
 
+@contextlib.contextmanager
+def booted(iso, name: str = "keel", **kwargs):
+    """A booted KeelVM, killed (if still running) on the way out."""
+    vm = KeelVM(iso, name=name, **kwargs)
+    try:
+        vm.boot()
+        yield vm
+    finally:
+        vm.kill()
+
+
 class KeelVM:
     _ids = itertools.count(1)
 
@@ -107,7 +119,7 @@ class KeelVM:
         self.iso = Path(iso).resolve()
         if not self.iso.is_file():
             raise FileNotFoundError(f"{self.iso}: no such image (run ./dev image)")
-        self.scale = timeout_scale if timeout_scale is not None else globals()["timeout_scale"]()
+        self.scale = timeout_scale if timeout_scale is not None else env_timeout_scale()
         self.extra_qemu_args = list(extra_qemu_args)
         self.name = name
         self.memory = memory
@@ -128,11 +140,15 @@ class KeelVM:
         self.ready_line = None
         self.exit_status = None    # QEMU's exit status once it has exited
         self.shell_ready = False
+        self.broken = None         # why the console shell can no longer be trusted
 
     # ---- process ------------------------------------------------------------------------------
 
     def qemu_command(self) -> list[str]:
-        return ["qemu-system-x86_64", "-accel", self.accel, "-m", str(self.memory), "-smp", str(self.smp),
+        # q35: -cdrom is an AHCI drive; on "pc" the kernel waits ~0.35 s for the PIIX chipset's
+        # two empty PATA ports (README, "The kernel"). KEEL_MACHINE overrides.
+        machine = os.environ.get("KEEL_MACHINE", "q35")
+        return ["qemu-system-x86_64", "-M", machine, "-accel", self.accel, "-m", str(self.memory), "-smp", str(self.smp),
                 "-cdrom", str(self.iso), "-display", "none", "-monitor", "none", "-no-reboot",
                 "-serial", "stdio", *self.extra_qemu_args]
 
@@ -234,7 +250,11 @@ class KeelVM:
 
     def wait_console(self, regex, timeout: float = 60, since: int = 0, count: int = 1):
         """Wait until regex matches count times in the console after position since
-        (0: from the beginning of the boot). Returns the last match (on vm.console)."""
+        (0: from the beginning of the boot). Returns the last match (on vm.console).
+
+        The console arrives in pieces: a pattern that may end inside a line (`[^\n]*`, or `$`
+        at the end of what has arrived so far) can match a partial line. End such patterns
+        with `\n` to wait for the whole line."""
         rx = re.compile(regex, re.MULTILINE) if isinstance(regex, str) else regex
         deadline = time.monotonic() + timeout * self.scale
         while True:
@@ -274,6 +294,8 @@ class KeelVM:
         in vm.console and the log file."""
         if not self.shell_ready:
             raise RuntimeError("boot() first")
+        if self.broken:
+            self._fail(f"not running {cmd!r}: {self.broken}")
         n = next(self._seq)
         # The markers only exist once printf has joined its arguments: the typed text (should
         # anything echo it) cannot match them.
@@ -283,7 +305,12 @@ class KeelVM:
                 f"printf '%s%s %d %d>>\\n' '<<KEEL' '-END' {n} $?\n")
         start = self.mark()
         self._send(line)
-        m_end = self.wait_console(end_rx, timeout=timeout, since=start)
+        try:
+            m_end = self.wait_console(end_rx, timeout=timeout, since=start)
+        except KeelVMError:
+            # The shell may still be busy with it: later commands would only time out too.
+            self.broken = f"an earlier command did not finish: {cmd!r}"
+            raise
         b = self.console.find(begin, start, m_end.start())
         if b < 0:
             self._fail(f"command {n}: end marker without begin marker")
@@ -323,9 +350,10 @@ class KeelVM:
         """Type poweroff, wait for the final keel line and for QEMU to exit. Returns the line."""
         start = self.mark()
         self._send(command + "\n")
-        m = self.wait_console(r"keel: system down for poweroff \([^\n]*", timeout=timeout, since=start)
+        # Up to the newline: the line may arrive in pieces.
+        m = self.wait_console(r"keel: system down for poweroff \([^\n]*\n", timeout=timeout, since=start)
         self.wait_exit(timeout=timeout)
-        return m.group(0)
+        return m.group(0).rstrip("\n")
 
     def wait_exit(self, timeout: float = 60) -> int:
         deadline = time.monotonic() + timeout * self.scale
