@@ -10,6 +10,7 @@ static LogTarget target = LOG_TARGET_STDERR;
 static int max_level = LOG_INFO;
 static int kmsg_fd = -1;
 static int console_fd = -1;
+static int console_loglevel = 0; /* the kernel echoes kmsg records below this to the console */
 
 void log_set_target(LogTarget t) {
         target = t;
@@ -28,6 +29,25 @@ void log_open_console(void) {
                 kmsg_fd = open("/dev/kmsg", O_WRONLY | O_NOCTTY | O_CLOEXEC);
         if (console_fd < 0)
                 console_fd = open("/dev/console", O_WRONLY | O_NOCTTY | O_CLOEXEC);
+        /* /dev/kmsg rate-limits writers to ~10 records per 5 s by default, which would drop
+         * most of a boot's lines: PID 1 owns the machine, so it turns the limit off. */
+        int rl = open("/proc/sys/kernel/printk_devkmsg", O_WRONLY | O_CLOEXEC);
+        if (rl >= 0) {
+                (void) !write(rl, "on\n", 3);
+                close(rl);
+        }
+        /* Booted without `quiet`, the kernel itself prints our kmsg records on the console;
+         * writing them there too would show every line twice. */
+        char buf[64];
+        int fd = open("/proc/sys/kernel/printk", O_RDONLY | O_CLOEXEC);
+        if (fd >= 0) {
+                ssize_t n = read(fd, buf, sizeof buf - 1);
+                if (n > 0) {
+                        buf[n] = 0;
+                        console_loglevel = atoi(buf);
+                }
+                close(fd);
+        }
 }
 
 int log_console_fd(void) {
@@ -61,8 +81,8 @@ int log_internal(int level, int err, const char *fmt, ...) {
         int n;
         if (kmsg_fd >= 0) {
                 n = snprintf(line, sizeof line, "<%d>keel: %s\n", level, msg);
-                if (n > 0)
-                        (void) !write(kmsg_fd, line, MIN((size_t) n, sizeof line - 1));
+                if (n > 0 && write(kmsg_fd, line, MIN((size_t) n, sizeof line - 1)) > 0 && level < console_loglevel)
+                        return -e; /* the kernel prints it on the console */
         }
         struct timespec ts;
         clock_gettime(CLOCK_MONOTONIC, &ts);

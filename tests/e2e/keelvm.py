@@ -346,12 +346,13 @@ class KeelVM:
 
     # ---- power ----------------------------------------------------------------------------------------
 
-    def poweroff(self, timeout: float = 90, command: str = "poweroff") -> str:
-        """Type poweroff, wait for the final keel line and for QEMU to exit. Returns the line."""
+    def poweroff(self, timeout: float = 90, command: str = "poweroff", mode: str = "poweroff") -> str:
+        """Type command (poweroff, reboot, halt, initctl …), wait for PID 1's final line for
+        mode and for QEMU to exit (it runs with -no-reboot). Returns the line."""
         start = self.mark()
         self._send(command + "\n")
         # Up to the newline: the line may arrive in pieces.
-        m = self.wait_console(r"keel: system down for poweroff \([^\n]*\n", timeout=timeout, since=start)
+        m = self.wait_console(rf"keel: system down for {mode} \([^\n]*\n", timeout=timeout, since=start)
         self.wait_exit(timeout=timeout)
         return m.group(0).rstrip("\n")
 
