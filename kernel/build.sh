@@ -66,6 +66,7 @@ else
         mkdir -p "$dest"
         cp "$build/arch/x86/boot/bzImage" "$dest/bzImage.tmp" && mv "$dest/bzImage.tmp" "$dest/bzImage"
         cp "$build/.config" "$dest/config"
+        cp "$build/System.map" "$dest/System.map" # names initcall addresses in boot profiles
         rm -rf "$build"
         log "built in $(( $(date +%s) - start ))s: $dest/bzImage ($(stat -c %s "$dest/bzImage") bytes)"
 fi

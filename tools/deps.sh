@@ -9,7 +9,7 @@ packages=(
         build-essential meson ninja-build pkg-config
         libinih-dev libcap-dev libseccomp-dev libnl-3-dev libnl-route-3-dev
         # kernel
-        linux-source-6.1 bc flex bison libelf-dev libssl-dev xz-utils
+        linux-source-6.1 bc flex bison libelf-dev libssl-dev xz-utils lz4
         # image
         busybox-static syslinux isolinux syslinux-utils xorriso cpio e2fsprogs
         # run and test
