@@ -20,10 +20,6 @@ void log_set_max_level(int level) {
         max_level = level;
 }
 
-int log_get_max_level(void) {
-        return max_level;
-}
-
 void log_open_console(void) {
         if (kmsg_fd < 0)
                 kmsg_fd = open("/dev/kmsg", O_WRONLY | O_NOCTTY | O_CLOEXEC);
@@ -81,7 +77,8 @@ int log_internal(int level, int err, const char *fmt, ...) {
         int n;
         if (kmsg_fd >= 0) {
                 n = snprintf(line, sizeof line, "<%d>keel: %s\n", level, msg);
-                if (n > 0 && write(kmsg_fd, line, MIN((size_t) n, sizeof line - 1)) > 0 && level < console_loglevel)
+                if (n > 0 && write(kmsg_fd, line, MIN((size_t) n, sizeof line - 1)) > 0 &&
+                    level < console_loglevel)
                         return -e; /* the kernel prints it on the console */
         }
         struct timespec ts;

@@ -15,7 +15,6 @@ typedef enum LogTarget {
 
 void log_set_target(LogTarget t);
 void log_set_max_level(int level);
-int log_get_max_level(void);
 /* Opens /dev/kmsg and /dev/console; call once /dev is mounted. Idempotent. */
 void log_open_console(void);
 int log_console_fd(void);
@@ -24,10 +23,10 @@ int log_console_fd(void);
  * errno is set to err around the format, so "%m" names it. */
 int log_internal(int level, int err, const char *fmt, ...) _printf_(3, 4);
 
-#define log_debug(...) log_internal(LOG_DEBUG, 0, __VA_ARGS__)
-#define log_info(...) log_internal(LOG_INFO, 0, __VA_ARGS__)
-#define log_notice(...) log_internal(LOG_NOTICE, 0, __VA_ARGS__)
-#define log_warning(...) log_internal(LOG_WARNING, 0, __VA_ARGS__)
-#define log_error(...) log_internal(LOG_ERR, 0, __VA_ARGS__)
+#define log_debug(...)            log_internal(LOG_DEBUG, 0, __VA_ARGS__)
+#define log_info(...)             log_internal(LOG_INFO, 0, __VA_ARGS__)
+#define log_notice(...)           log_internal(LOG_NOTICE, 0, __VA_ARGS__)
+#define log_warning(...)          log_internal(LOG_WARNING, 0, __VA_ARGS__)
+#define log_error(...)            log_internal(LOG_ERR, 0, __VA_ARGS__)
 #define log_warning_errno(e, ...) log_internal(LOG_WARNING, (e), __VA_ARGS__)
-#define log_error_errno(e, ...) log_internal(LOG_ERR, (e), __VA_ARGS__)
+#define log_error_errno(e, ...)   log_internal(LOG_ERR, (e), __VA_ARGS__)

@@ -7,7 +7,6 @@
 
 static int epoll_fd = -1;
 static LoopTimer *timers; /* sorted by deadline */
-static unsigned wakeups;
 
 int loop_init(void) {
         epoll_fd = epoll_create1(EPOLL_CLOEXEC);
@@ -58,10 +57,6 @@ void loop_timer_arm(LoopTimer *t, uint64_t deadline) {
         t->armed = true;
 }
 
-unsigned loop_wakeups(void) {
-        return wakeups;
-}
-
 int loop_run_once(void) {
         int timeout = -1;
         if (timers) {
@@ -73,7 +68,6 @@ int loop_run_once(void) {
         int n = epoll_wait(epoll_fd, events, (int) ELEMENTSOF(events), timeout);
         if (n < 0 && errno != EINTR)
                 return log_error_errno(errno, "epoll_wait: %m");
-        wakeups++;
         for (int i = 0; i < n; i++) {
                 LoopSource *s = events[i].data.ptr;
                 if (s->fd >= 0)

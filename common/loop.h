@@ -37,4 +37,3 @@ void loop_timer_arm(LoopTimer *t, uint64_t deadline);
 void loop_timer_disarm(LoopTimer *t);
 /* Waits for and dispatches one batch of events and due timers. */
 int loop_run_once(void);
-unsigned loop_wakeups(void);

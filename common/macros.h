@@ -6,28 +6,28 @@
 #include <string.h>
 #include <unistd.h>
 
-#define _cleanup_(f) __attribute__((cleanup(f)))
-#define _unused_ __attribute__((unused))
+#define _cleanup_(f)   __attribute__((cleanup(f)))
+#define _unused_       __attribute__((unused))
 #define _printf_(a, b) __attribute__((format(printf, a, b)))
-#define _noreturn_ __attribute__((noreturn))
+#define _noreturn_     __attribute__((noreturn))
 
 #define ELEMENTSOF(x) (sizeof(x) / sizeof((x)[0]))
-#define streq(a, b) (strcmp((a), (b)) == 0)
-#define MIN(a, b) ((a) < (b) ? (a) : (b))
-#define MAX(a, b) ((a) > (b) ? (a) : (b))
+#define streq(a, b)   (strcmp((a), (b)) == 0)
+#define MIN(a, b)     ((a) < (b) ? (a) : (b))
+#define MAX(a, b)     ((a) > (b) ? (a) : (b))
 
 /* Hand ownership out of a _cleanup_ variable. */
-#define TAKE_PTR(p)                         \
-        ({                                  \
-                __typeof__(p) _tp_ = (p);   \
-                (p) = NULL;                 \
-                _tp_;                       \
+#define TAKE_PTR(p)                                                                                         \
+        ({                                                                                                  \
+                __typeof__(p) _tp_ = (p);                                                                   \
+                (p) = NULL;                                                                                 \
+                _tp_;                                                                                       \
         })
-#define TAKE_FD(fd)                 \
-        ({                          \
-                int _tf_ = (fd);    \
-                (fd) = -1;          \
-                _tf_;               \
+#define TAKE_FD(fd)                                                                                         \
+        ({                                                                                                  \
+                int _tf_ = (fd);                                                                            \
+                (fd) = -1;                                                                                  \
+                _tf_;                                                                                       \
         })
 
 static inline void freep(void *p) {

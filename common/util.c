@@ -120,28 +120,6 @@ int strv_extend_strv(char ***l, char *const *other) {
         return 0;
 }
 
-char **strv_copy(char *const *l) {
-        char **c = calloc(strv_length(l) + 1, sizeof(char *));
-        if (!c)
-                return NULL;
-        for (size_t i = 0; l && l[i]; i++)
-                if (!(c[i] = strdup(l[i]))) {
-                        strv_free(c);
-                        return NULL;
-                }
-        return c;
-}
-
-bool strv_equal(char *const *a, char *const *b) {
-        size_t n = strv_length(a);
-        if (n != strv_length(b))
-                return false;
-        for (size_t i = 0; i < n; i++)
-                if (!streq(a[i], b[i]))
-                        return false;
-        return true;
-}
-
 char *format_timespan(char *buf, size_t len, uint64_t usec) {
         if (usec == USEC_INFINITY) {
                 snprintf(buf, len, "infinity");

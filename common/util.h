@@ -6,7 +6,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#define USEC_PER_SEC UINT64_C(1000000)
+#define USEC_PER_SEC  UINT64_C(1000000)
 #define USEC_PER_MSEC UINT64_C(1000)
 #define USEC_INFINITY UINT64_MAX
 
@@ -34,8 +34,6 @@ static inline void strv_freep(char ***l) {
 size_t strv_length(char *const *l);
 int strv_push(char ***l, char *value); /* takes value; frees it on failure */
 int strv_extend_strv(char ***l, char *const *other);
-char **strv_copy(char *const *l);
-bool strv_equal(char *const *a, char *const *b);
 
 /* "1h 2min", "3.250s", "12ms": what people read on a console. */
 char *format_timespan(char *buf, size_t len, uint64_t usec);

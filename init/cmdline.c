@@ -7,7 +7,7 @@
 #include "value.h"
 
 void cmdline_defaults(KeelOptions *o) {
-        *o = (KeelOptions) { .shell = true };
+        *o = (KeelOptions){ .shell = true };
         snprintf(o->units_dir, sizeof o->units_dir, "/etc/keel/units");
         snprintf(o->hostname, sizeof o->hostname, "keel");
 }
@@ -21,7 +21,8 @@ static void apply(KeelOptions *o, const char *key, const char *value, void (*war
                 else if (parse_boolean(value, &b) >= 0)
                         o->shell = b;
                 else {
-                        snprintf(msg, sizeof msg, "keel.shell=%s: not a boolean, keeping %d", value, o->shell);
+                        snprintf(msg, sizeof msg, "keel.shell=%s: not a boolean, keeping %d", value,
+                                 o->shell);
                         warn(msg);
                 }
         } else if (streq(key, "keel.debug")) {

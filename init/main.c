@@ -73,7 +73,8 @@ static _noreturn_ void shutdown_final(void) {
         }
         sync();
         char msg[256];
-        snprintf(msg, sizeof msg, "system down for %s (%s: %u units stopped, %u leftover processes) after %.2fs",
+        snprintf(msg, sizeof msg,
+                 "system down for %s (%s: %u units stopped, %u leftover processes) after %.2fs",
                  mode_names[down.mode], clean ? "clean" : "unclean", down.units_stopped, down.leftovers,
                  (double) (now_usec() - down.start) / 1e6);
         log_notice("%s", msg);
@@ -109,7 +110,8 @@ static void on_all_stopped(Manager *m) {
 
 static void shutdown_begin(ShutdownMode mode, const char *why) {
         if (down.active) {
-                log_info("%s requested by %s; already going down for %s", mode_names[mode], why, mode_names[down.mode]);
+                log_info("%s requested by %s; already going down for %s", mode_names[mode], why,
+                         mode_names[down.mode]);
                 return;
         }
         down.active = true;
@@ -176,7 +178,8 @@ static void on_settled(Manager *m) {
                 invalid += s == UNIT_INVALID;
                 other += s != UNIT_RUNNING && s != UNIT_INVALID;
         }
-        log_notice("ready: %u units running, %u invalid, %u other, %.3fs since boot (initctl status for details)",
+        log_notice("ready: %u units running, %u invalid, %u other, %.3fs since boot (initctl status for "
+                   "details)",
                    running, invalid, other, uptime_seconds());
         if (options.shell)
                 shell_start();
@@ -268,12 +271,13 @@ int main(int argc, char **argv) {
 
         if (loop_init() < 0) /* only ENOMEM or a kernel without epoll: nothing can run */
                 log_error("cannot create the event loop; containers will not be supervised");
-        signal_source = (LoopSource) { .handler = on_signal };
+        signal_source = (LoopSource){ .handler = on_signal };
         signal_source.fd = signalfd(-1, &all, SFD_NONBLOCK | SFD_CLOEXEC);
         if (signal_source.fd < 0 || loop_add(&signal_source, EPOLLIN) < 0)
                 log_error_errno(errno, "signalfd: %m; children will not be reaped");
 
-        int console_nb = in_container ? -1 : open("/dev/console", O_WRONLY | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
+        int console_nb =
+                in_container ? -1 : open("/dev/console", O_WRONLY | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
         ManagerConfig mc = {
                 .cgroup_root = "/sys/fs/cgroup/keel",
                 .state_root = "/run/keel",

@@ -47,7 +47,8 @@ int mount_api_filesystems(bool devtmpfs) {
                 (void) mkdir(t, 0755);
                 if (is_mounted(t, api_mounts[i].type))
                         continue;
-                if (mount(api_mounts[i].source, t, api_mounts[i].type, api_mounts[i].flags, api_mounts[i].data) < 0) {
+                if (mount(api_mounts[i].source, t, api_mounts[i].type, api_mounts[i].flags,
+                          api_mounts[i].data) < 0) {
                         log_error_errno(errno, "mount %s on %s: %m", api_mounts[i].type, t);
                         failed++;
                 }
@@ -81,7 +82,8 @@ int mount_cgroup(void) {
                 if (r < 0 && errno == EBUSY) /* already there */
                         r = 0;
                 if (r >= 0 && i > 0)
-                        log_warning("cgroup2 mounted without favordynmods: every container start pays an RCU stall");
+                        log_warning("cgroup2 mounted without favordynmods: every container start pays an "
+                                    "RCU stall");
         }
         if (r < 0)
                 return log_error_errno(errno, "mount cgroup2 on %s: %m (is CONFIG_CGROUPS set?)", root);
@@ -122,7 +124,8 @@ bool root_is_initramfs(void) {
                 char *nl = strchr(l, '\n');
                 int id, parent;
                 char root[256], target[256];
-                if (sscanf(l, "%d %d %*s %255s %255s", &id, &parent, root, target) == 4 && streq(target, "/"))
+                if (sscanf(l, "%d %d %*s %255s %255s", &id, &parent, root, target) == 4 &&
+                    streq(target, "/"))
                         return id == parent;
                 l = nl ? nl + 1 : NULL;
         }
@@ -144,7 +147,8 @@ int root_leave_initramfs(void) {
                 return log_error_errno(errno, "mkdir %s: %m", new_root);
         if (mount("/", new_root, NULL, MS_BIND, NULL) < 0)
                 return log_error_errno(errno, "bind / on %s: %m", new_root);
-        if (chdir(new_root) < 0 || mount(".", "/", NULL, MS_MOVE, NULL) < 0 || chroot(".") < 0 || chdir("/") < 0)
+        if (chdir(new_root) < 0 || mount(".", "/", NULL, MS_MOVE, NULL) < 0 || chroot(".") < 0 ||
+            chdir("/") < 0)
                 return log_error_errno(errno, "move the bound root onto /: %m");
         (void) rmdir(new_root); /* the directory of the rootfs below, now out of sight: best effort */
         log_info("left the initramfs root (a bind mount of it is now /, pivot_root works) in %llu us",

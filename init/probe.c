@@ -53,10 +53,10 @@ static int do_seccomp(unsigned long unused) {
         return syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) < 0 ? negative_errno() : 0;
 }
 
-#define NS_PROBE(fn_name, flag)                                 \
-        static int fn_name(const char *scratch) {               \
-                (void) scratch;                                 \
-                return in_child(do_unshare, (flag));            \
+#define NS_PROBE(fn_name, flag)                                                                             \
+        static int fn_name(const char *scratch) {                                                           \
+                (void) scratch;                                                                             \
+                return in_child(do_unshare, (flag));                                                        \
         }
 NS_PROBE(probe_mntns, CLONE_NEWNS)
 NS_PROBE(probe_utsns, CLONE_NEWUTS)
@@ -121,15 +121,15 @@ static const struct {
         { "seccomp filters", "CONFIG_SECCOMP_FILTER", probe_seccomp },
         { "pidfds", "CONFIG_PROC_FS (pidfd_open)", probe_pidfd },
         { "overlayfs", "CONFIG_OVERLAY_FS (and CONFIG_TMPFS_XATTR)", probe_overlay },
-        { "cgroup v2 memory, pids and cpu controllers", "CONFIG_MEMCG, CONFIG_CGROUP_PIDS, CONFIG_CGROUP_SCHED",
-          probe_controllers },
+        { "cgroup v2 memory, pids and cpu controllers",
+          "CONFIG_MEMCG, CONFIG_CGROUP_PIDS, CONFIG_CGROUP_SCHED", probe_controllers },
 };
 
 /* Every namespace and a filter in one child: the common case costs one fork. */
 static int do_all(unsigned long unused) {
         (void) unused;
-        int r = do_unshare(CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWUSER |
-                           CLONE_NEWCGROUP);
+        int r = do_unshare(CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWPID | CLONE_NEWNET |
+                           CLONE_NEWUSER | CLONE_NEWCGROUP);
         return r < 0 ? r : do_seccomp(0);
 }
 
@@ -144,12 +144,15 @@ int probe_kernel(const char *scratch) {
         for (size_t i = first; i < ELEMENTSOF(probes); i++) {
                 int r = probes[i].fn(scratch);
                 if (r < 0) {
-                        log_error_errno(r, "kernel lacks %s: %m — rebuild it with %s", probes[i].what, probes[i].option);
+                        log_error_errno(r, "kernel lacks %s: %m — rebuild it with %s", probes[i].what,
+                                        probes[i].option);
                         missing++;
                 }
         }
         if (missing)
-                log_error("kernel check: %d feature(s) missing; containers that need them will fail to start", missing);
+                log_error(
+                        "kernel check: %d feature(s) missing; containers that need them will fail to start",
+                        missing);
         else
                 log_info("kernel check: all %zu features present (%llu ms)", ELEMENTSOF(probes),
                          (unsigned long long) ((now_usec() - start) / 1000));

@@ -50,7 +50,7 @@ static void spawn_shell(void) {
                         dup2(fd, i);
                 (void) !chdir("/root");
                 char *argv[] = { "-sh", NULL };
-                char *envp[] = { "HOME=/root", "TERM=vt100", "PATH=/sbin:/bin:/usr/sbin:/usr/bin",
+                char *envp[] = { "HOME=/root",     "TERM=vt100",    "PATH=/sbin:/bin:/usr/sbin:/usr/bin",
                                  "PS1=keel:\\w# ", "SHELL=/bin/sh", NULL };
                 execve("/bin/sh", argv, envp);
                 _exit(127);

@@ -56,8 +56,8 @@ int system_mount_data_disk(void) {
         char dev[300] = "";
         while ((de = readdir(d))) {
                 /* CD-ROMs and RAM disks never carry the data disk; reading sr0 is slow. */
-                if (de->d_name[0] == '.' || strncmp(de->d_name, "sr", 2) == 0 || strncmp(de->d_name, "ram", 3) == 0 ||
-                    strncmp(de->d_name, "loop", 4) == 0)
+                if (de->d_name[0] == '.' || strncmp(de->d_name, "sr", 2) == 0 ||
+                    strncmp(de->d_name, "ram", 3) == 0 || strncmp(de->d_name, "loop", 4) == 0)
                         continue;
                 char p[300];
                 snprintf(p, sizeof p, "/dev/%s", de->d_name);

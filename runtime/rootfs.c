@@ -36,7 +36,7 @@ static void setup_dev(int fd, const char *root) {
                 const char *name;
                 unsigned major, minor;
         } nodes[] = {
-                { "null", 1, 3 }, { "zero", 1, 5 }, { "full", 1, 7 },
+                { "null", 1, 3 },   { "zero", 1, 5 },    { "full", 1, 7 },
                 { "random", 1, 8 }, { "urandom", 1, 9 }, { "tty", 5, 0 },
         };
         static const struct {
@@ -49,7 +49,8 @@ static void setup_dev(int fd, const char *root) {
         char dev[600], p[700];
         snprintf(dev, sizeof dev, "%s/dev", root);
         mkdir_in(fd, root, "dev", 0755, STAGE_DEV);
-        mount_or_fail(fd, STAGE_DEV, "tmpfs", dev, "tmpfs", MS_NOSUID | MS_NOEXEC, "mode=755,size=64k", NULL);
+        mount_or_fail(fd, STAGE_DEV, "tmpfs", dev, "tmpfs", MS_NOSUID | MS_NOEXEC, "mode=755,size=64k",
+                      NULL);
         for (size_t i = 0; i < ELEMENTSOF(nodes); i++) {
                 snprintf(p, sizeof p, "%s/%s", dev, nodes[i].name);
                 if (mknod(p, S_IFCHR | 0666, makedev(nodes[i].major, nodes[i].minor)) < 0)
@@ -67,8 +68,8 @@ static void setup_dev(int fd, const char *root) {
         mount_or_fail(fd, STAGE_DEV, "devpts", p, "devpts", MS_NOSUID | MS_NOEXEC,
                       "newinstance,ptmxmode=0666,mode=0620,gid=5", NULL);
         snprintf(p, sizeof p, "%s/shm", dev);
-        mount_or_fail(fd, STAGE_DEV, "shm", p, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=1777,size=64m",
-                      NULL);
+        mount_or_fail(fd, STAGE_DEV, "shm", p, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
+                      "mode=1777,size=64m", NULL);
 }
 
 void rootfs_setup(const ContainerSpec *spec, int fd) {
@@ -80,8 +81,10 @@ void rootfs_setup(const ContainerSpec *spec, int fd) {
         mkdir_in(fd, state, "work", 0700, STAGE_ROOTFS);
         mkdir_in(fd, state, "root", 0755, STAGE_ROOTFS);
         snprintf(root, sizeof root, "%s/root", state);
-        snprintf(opts, sizeof opts, "lowerdir=%s,upperdir=%s/upper,workdir=%s/work", spec->root.path, state, state);
-        mount_or_fail(fd, STAGE_OVERLAY, "overlay", root, "overlay", 0, opts, " (is CONFIG_OVERLAY_FS set?)");
+        snprintf(opts, sizeof opts, "lowerdir=%s,upperdir=%s/upper,workdir=%s/work", spec->root.path, state,
+                 state);
+        mount_or_fail(fd, STAGE_OVERLAY, "overlay", root, "overlay", 0, opts,
+                      " (is CONFIG_OVERLAY_FS set?)");
 
         mkdir_in(fd, root, "proc", 0555, STAGE_PROC);
         snprintf(p, sizeof p, "%s/proc", root);
@@ -89,7 +92,8 @@ void rootfs_setup(const ContainerSpec *spec, int fd) {
 
         mkdir_in(fd, root, "sys", 0555, STAGE_SYS);
         snprintf(p, sizeof p, "%s/sys", root);
-        mount_or_fail(fd, STAGE_SYS, "sysfs", p, "sysfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL, NULL);
+        mount_or_fail(fd, STAGE_SYS, "sysfs", p, "sysfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL,
+                      NULL);
 
         setup_dev(fd, root);
 

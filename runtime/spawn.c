@@ -25,6 +25,7 @@
 #include "child.h"
 #include "util.h"
 
+/* clang-format off */
 static const char *const stage_names[_STAGE_MAX] = {
         [STAGE_CLONE] = "clone",           [STAGE_SIGNALS] = "signals",  [STAGE_MOUNT_PRIVATE] = "mount-private",
         [STAGE_ROOTFS] = "rootfs",         [STAGE_OVERLAY] = "overlay",  [STAGE_PROC] = "proc",
@@ -32,6 +33,7 @@ static const char *const stage_names[_STAGE_MAX] = {
         [STAGE_HOSTNAME] = "hostname",     [STAGE_STDIO] = "stdio",      [STAGE_CWD] = "cwd",
         [STAGE_EXEC] = "exec",
 };
+/* clang-format on */
 
 const char *spawn_stage_to_string(SpawnStage s) {
         return s < _STAGE_MAX ? stage_names[s] : "unknown";
@@ -86,7 +88,8 @@ static _noreturn_ void child_exec(const ContainerSpec *spec, int fd) {
                 p = *colon ? colon + 1 : colon;
         }
         if (last == ENOENT)
-                child_fail(fd, STAGE_EXEC, 0, "%s: not found in rootfs %s (PATH=%s)", cmd, spec->root.path, path);
+                child_fail(fd, STAGE_EXEC, 0, "%s: not found in rootfs %s (PATH=%s)", cmd, spec->root.path,
+                           path);
         child_fail(fd, STAGE_EXEC, last, "exec %s", cmd);
 }
 
@@ -210,7 +213,7 @@ int runtime_spawn(const ContainerSpec *spec, ContainerProcess *ret, SpawnError *
         }
         close(sv[1]);
         (void) fcntl(sv[0], F_SETFL, O_NONBLOCK);
-        *ret = (ContainerProcess) { .pid = (pid_t) pid, .pidfd = fallback ? -1 : pidfd, .status_fd = sv[0] };
+        *ret = (ContainerProcess){ .pid = (pid_t) pid, .pidfd = fallback ? -1 : pidfd, .status_fd = sv[0] };
         return 0;
 }
 
@@ -222,7 +225,7 @@ int runtime_read_status(int status_fd, SpawnError *err) {
         if (n == 0)
                 return 0;
         if ((size_t) n != sizeof e) { /* a short message is garbage, not a report */
-                e = (SpawnError) { .stage = STAGE_CLONE, .error = EPROTO };
+                e = (SpawnError){ .stage = STAGE_CLONE, .error = EPROTO };
                 snprintf(e.message, sizeof e.message, "short status message (%zd bytes)", n);
         }
         e.message[sizeof e.message - 1] = 0;

@@ -16,18 +16,18 @@ typedef struct ContainerSpec {
         struct {
                 char *const *args; /* argv; args[0] is resolved in the container's PATH */
                 char *const *env;
-                const char *cwd;   /* default "/" */
+                const char *cwd; /* default "/" */
         } process;
 
         struct {
-                const char *path;  /* read-only lower layer; an overlay with a tmpfs upper goes on top */
+                const char *path; /* read-only lower layer; an overlay with a tmpfs upper goes on top */
         } root;
 
         const char *hostname;
-        unsigned long namespaces;  /* CLONE_NEW* flags */
-        const char *cgroup_path;   /* absolute, under /sys/fs/cgroup; NULL: stay in the caller's */
-        const char *state_dir;     /* an empty directory the runtime may mount on (e.g. /run/keel/NAME) */
-        int stdio[3];              /* fds for 0, 1, 2; -1 is /dev/null */
+        unsigned long namespaces; /* CLONE_NEW* flags */
+        const char *cgroup_path;  /* absolute, under /sys/fs/cgroup; NULL: stay in the caller's */
+        const char *state_dir;    /* an empty directory the runtime may mount on (e.g. /run/keel/NAME) */
+        int stdio[3];             /* fds for 0, 1, 2; -1 is /dev/null */
 } ContainerSpec;
 
 /* Setup stages the child reports on failure, in the order it runs them. */
@@ -75,6 +75,6 @@ int runtime_read_status(int status_fd, SpawnError *err);
 
 /* cgroup helpers for the supervisor. */
 int runtime_cgroup_create(const char *path);
-int runtime_cgroup_kill(const char *path);       /* cgroup.kill: every process, at once */
-int runtime_cgroup_remove(const char *path);     /* rmdir, after the last process is gone */
+int runtime_cgroup_kill(const char *path);   /* cgroup.kill: every process, at once */
+int runtime_cgroup_remove(const char *path); /* rmdir, after the last process is gone */
 int runtime_cgroup_read_u64(const char *path, const char *attr, uint64_t *ret);

@@ -63,7 +63,7 @@ void buf_printf(Buf *b, const char *fmt, ...) {
 
 void buf_free(Buf *b) {
         free(b->data);
-        *b = (Buf) { 0 };
+        *b = (Buf){ 0 };
 }
 
 static void describe_uptime(Unit *u, char *buf, size_t len) {
@@ -75,7 +75,8 @@ static void describe_uptime(Unit *u, char *buf, size_t len) {
 
 static void describe_memory(Unit *u, char *buf, size_t len) {
         uint64_t v;
-        if (u->pid > 0 && u->cgroup_path && runtime_cgroup_read_u64(u->cgroup_path, "memory.current", &v) >= 0)
+        if (u->pid > 0 && u->cgroup_path &&
+            runtime_cgroup_read_u64(u->cgroup_path, "memory.current", &v) >= 0)
                 format_bytes(buf, len, v);
         else
                 snprintf(buf, len, "-");
@@ -83,7 +84,8 @@ static void describe_memory(Unit *u, char *buf, size_t len) {
 
 static int status_table(Manager *m, Buf *out) {
         /* fits an 80-column serial console */
-        buf_printf(out, "%-20s %-10s %7s %8s %-12s %8s\n", "UNIT", "STATE", "PID", "RESTARTS", "UPTIME", "MEMORY");
+        buf_printf(out, "%-20s %-10s %7s %8s %-12s %8s\n", "UNIT", "STATE", "PID", "RESTARTS", "UPTIME",
+                   "MEMORY");
         for (size_t i = 0; i < m->n_units; i++) {
                 Unit *u = m->units[i];
                 char up[32], mem[32], pid[16];
@@ -93,8 +95,8 @@ static int status_table(Manager *m, Buf *out) {
                         snprintf(pid, sizeof pid, "%d", u->pid);
                 else
                         snprintf(pid, sizeof pid, "-");
-                buf_printf(out, "%-20.20s %-10s %7s %8u %-12s %8s\n", u->name, unit_state_to_string(u->state), pid,
-                           u->restarts, up, mem);
+                buf_printf(out, "%-20.20s %-10s %7s %8u %-12s %8s\n", u->name,
+                           unit_state_to_string(u->state), pid, u->restarts, up, mem);
         }
         return 0;
 }
@@ -102,7 +104,8 @@ static int status_table(Manager *m, Buf *out) {
 static int status_unit(Unit *u, Buf *out) {
         char t[32], since[32];
         format_timespan(since, sizeof since, now_usec() - u->state_since);
-        buf_printf(out, "%s - %s\n", u->name, u->config && u->config->description ? u->config->description : "");
+        buf_printf(out, "%s - %s\n", u->name,
+                   u->config && u->config->description ? u->config->description : "");
         buf_printf(out, "  File:     %s\n", u->path);
         buf_printf(out, "  State:    %s for %s\n", unit_state_to_string(u->state), since);
         if (u->pid > 0)
@@ -118,16 +121,19 @@ static int status_unit(Unit *u, Buf *out) {
         }
         if (u->state == UNIT_RESTARTING && u->timer.armed) {
                 uint64_t now = now_usec();
-                buf_printf(out, "  Next:     restart in %s\n",
-                           format_timespan(t, sizeof t, u->timer.deadline > now ? u->timer.deadline - now : 0));
+                buf_printf(
+                        out, "  Next:     restart in %s\n",
+                        format_timespan(t, sizeof t, u->timer.deadline > now ? u->timer.deadline - now : 0));
         }
         if (u->last_exit.when) {
                 char why[600];
                 format_timespan(t, sizeof t, now_usec() - u->last_exit.when);
-                buf_printf(out, "  Last exit: %s (%s ago)\n", exit_info_describe(&u->last_exit, why, sizeof why), t);
+                buf_printf(out, "  Last exit: %s (%s ago)\n",
+                           exit_info_describe(&u->last_exit, why, sizeof why), t);
         }
         if (u->dropped)
-                buf_printf(out, "  Output:   %llu bytes dropped (console too slow)\n", (unsigned long long) u->dropped);
+                buf_printf(out, "  Output:   %llu bytes dropped (console too slow)\n",
+                           (unsigned long long) u->dropped);
         for (char **e = u->errors; e && *e; e++)
                 buf_printf(out, "  Error:    %s\n", *e);
         return u->state == UNIT_RUNNING ? 0 : 3;
@@ -150,7 +156,8 @@ static int each_unit(Manager *m, char **args, UnitVerb verb, const char *done, B
                 }
                 int r = verb(m, u);
                 if (r == -ENOEXEC) {
-                        buf_printf(out, "%s: invalid, fix its file first (initctl status %s)\n", u->name, u->name);
+                        buf_printf(out, "%s: invalid, fix its file first (initctl status %s)\n", u->name,
+                                   u->name);
                         ret = 1;
                 } else if (r == -EALREADY)
                         buf_printf(out, "%s: already %s\n", u->name, unit_state_to_string(u->state));
@@ -166,7 +173,8 @@ static int each_unit(Manager *m, char **args, UnitVerb verb, const char *done, B
 int control_handle_request(Manager *m, const ControlHooks *h, char *line, Buf *out) {
         char *args[16] = { 0 };
         size_t n = 0;
-        for (char *save = NULL, *w = strtok_r(line, " \t\r\n", &save); w; w = strtok_r(NULL, " \t\r\n", &save)) {
+        for (char *save = NULL, *w = strtok_r(line, " \t\r\n", &save); w;
+             w = strtok_r(NULL, " \t\r\n", &save)) {
                 if (n == ELEMENTSOF(args) - 1) {
                         buf_printf(out, "too many arguments\n");
                         return 2;
@@ -197,7 +205,9 @@ int control_handle_request(Manager *m, const ControlHooks *h, char *line, Buf *o
         static const struct {
                 const char *verb;
                 ShutdownMode mode;
-        } shutdowns[] = { { "poweroff", SHUTDOWN_POWEROFF }, { "reboot", SHUTDOWN_REBOOT }, { "halt", SHUTDOWN_HALT } };
+        } shutdowns[] = { { "poweroff", SHUTDOWN_POWEROFF },
+                          { "reboot", SHUTDOWN_REBOOT },
+                          { "halt", SHUTDOWN_HALT } };
         for (size_t i = 0; i < ELEMENTSOF(shutdowns); i++)
                 if (streq(verb, shutdowns[i].verb)) {
                         if (!h || !h->shutdown) {
@@ -222,7 +232,8 @@ static void client_free(Client *c) {
 
 static void client_flush(Client *c) {
         while (c->out_pos < c->out.len) {
-                ssize_t k = send(c->src.fd, c->out.data + c->out_pos, c->out.len - c->out_pos, MSG_NOSIGNAL | MSG_DONTWAIT);
+                ssize_t k = send(c->src.fd, c->out.data + c->out_pos, c->out.len - c->out_pos,
+                                 MSG_NOSIGNAL | MSG_DONTWAIT);
                 if (k < 0) {
                         if (errno == EAGAIN && loop_modify(&c->src, EPOLLOUT) >= 0)
                                 return; /* EPOLLOUT brings us back */
@@ -233,7 +244,8 @@ static void client_flush(Client *c) {
         /* Closing with unread input would reset the connection and could destroy the reply
          * in flight (an oversized request, say): shut down our side and drain until EOF or
          * the client's timeout. */
-        if (c->out_pos < c->out.len || shutdown(c->src.fd, SHUT_WR) < 0 || loop_modify(&c->src, EPOLLIN) < 0) {
+        if (c->out_pos < c->out.len || shutdown(c->src.fd, SHUT_WR) < 0 ||
+            loop_modify(&c->src, EPOLLIN) < 0) {
                 client_free(c);
                 return;
         }
@@ -319,8 +331,8 @@ static void listener_event(LoopSource *s, uint32_t events) {
                         close(fd);
                         continue;
                 }
-                c->src = (LoopSource) { .fd = fd, .handler = client_event, .userdata = c };
-                c->timeout = (LoopTimer) { .handler = client_timeout, .userdata = c };
+                c->src = (LoopSource){ .fd = fd, .handler = client_event, .userdata = c };
+                c->timeout = (LoopTimer){ .handler = client_timeout, .userdata = c };
                 n_clients++;
                 if (loop_add(&c->src, EPOLLIN) < 0) {
                         client_free(c);
@@ -349,6 +361,6 @@ int control_listen(Manager *m, const char *path, const ControlHooks *h) {
                 close(fd);
                 return r;
         }
-        listener = (LoopSource) { .fd = fd, .handler = listener_event };
+        listener = (LoopSource){ .fd = fd, .handler = listener_event };
         return loop_add(&listener, EPOLLIN);
 }

@@ -16,7 +16,7 @@ typedef struct ControlHooks {
 } ControlHooks;
 
 #define CONTROL_SOCKET_PATH "/run/keel/initctl.sock"
-#define CONTROL_PROTOCOL "keel1"
+#define CONTROL_PROTOCOL    "keel1"
 #define CONTROL_REQUEST_MAX 512
 #define CONTROL_CLIENTS_MAX 32
 

@@ -16,25 +16,24 @@
 #include "macros.h"
 
 static void usage(FILE *f) {
-        fprintf(f,
-                "Usage: initctl [OPTIONS] COMMAND [UNIT...]\n"
-                "\n"
-                "Talk to keel's PID 1 over " CONTROL_SOCKET_PATH ".\n"
-                "\n"
-                "Commands:\n"
-                "  status               one line per unit: state, pid, restarts, uptime, memory\n"
-                "  status UNIT          one unit in detail: file, state, last exit, errors\n"
-                "  start UNIT...        start units (a failed unit starts afresh)\n"
-                "  stop UNIT...         stop units: KillSignal=, then SIGKILL after TimeoutStopSec=\n"
-                "  restart UNIT...      stop, then start\n"
-                "  poweroff | reboot | halt\n"
-                "                       stop every unit in reverse order, then bring the machine down\n"
-                "\n"
-                "Options:\n"
-                "  -h, --help           this text\n"
-                "\n"
-                "Exit status: 0 success, 1 failure, 2 usage error, 3 unit not running.\n"
-                "UNIT is the unit file's name, with or without '.container'.\n");
+        fprintf(f, "Usage: initctl [OPTIONS] COMMAND [UNIT...]\n"
+                   "\n"
+                   "Talk to keel's PID 1 over " CONTROL_SOCKET_PATH ".\n"
+                   "\n"
+                   "Commands:\n"
+                   "  status               one line per unit: state, pid, restarts, uptime, memory\n"
+                   "  status UNIT          one unit in detail: file, state, last exit, errors\n"
+                   "  start UNIT...        start units (a failed unit starts afresh)\n"
+                   "  stop UNIT...         stop units: KillSignal=, then SIGKILL after TimeoutStopSec=\n"
+                   "  restart UNIT...      stop, then start\n"
+                   "  poweroff | reboot | halt\n"
+                   "                       stop every unit in reverse order, then bring the machine down\n"
+                   "\n"
+                   "Options:\n"
+                   "  -h, --help           this text\n"
+                   "\n"
+                   "Exit status: 0 success, 1 failure, 2 usage error, 3 unit not running.\n"
+                   "UNIT is the unit file's name, with or without '.container'.\n");
 }
 
 /* When PID 1 cannot be reached, poweroff and friends still work through the signals PID 1

@@ -15,8 +15,8 @@
 #include "value.h"
 
 static const char *const state_names[_UNIT_STATE_MAX] = {
-        [UNIT_INVALID] = "invalid",   [UNIT_INACTIVE] = "inactive", [UNIT_STARTING] = "starting",
-        [UNIT_RUNNING] = "running",   [UNIT_STOPPING] = "stopping", [UNIT_RESTARTING] = "restarting",
+        [UNIT_INVALID] = "invalid", [UNIT_INACTIVE] = "inactive", [UNIT_STARTING] = "starting",
+        [UNIT_RUNNING] = "running", [UNIT_STOPPING] = "stopping", [UNIT_RESTARTING] = "restarting",
         [UNIT_FAILED] = "failed",
 };
 
@@ -25,12 +25,14 @@ const char *unit_state_to_string(UnitState s) {
 }
 
 /* Restart policy as data: does policy P restart after an exit of kind K? */
+/* clang-format off */
 static const bool restart_table[_RESTART_MAX][_EXIT_KIND_MAX] = {
         /*                      clean  code   signal spawn */
         [RESTART_NO] =         { false, false, false, false },
         [RESTART_ON_FAILURE] = { false, true,  true,  true },
         [RESTART_ALWAYS] =     { true,  true,  true,  true },
 };
+/* clang-format on */
 
 char *exit_info_describe(const ExitInfo *e, char *buf, size_t len) {
         switch (e->kind) {
@@ -67,7 +69,7 @@ static int unit_open_output(Unit *u) {
                 return negative_errno();
         /* Only our read end is non-blocking; the container's end behaves like a normal pipe. */
         (void) fcntl(p[1], F_SETFL, 0);
-        u->output = (LoopSource) { .fd = p[0], .handler = unit_output, .userdata = u };
+        u->output = (LoopSource){ .fd = p[0], .handler = unit_output, .userdata = u };
         u->output_wfd = p[1];
         int r = loop_add(&u->output, EPOLLIN);
         if (r < 0) {
@@ -86,7 +88,11 @@ static UnitState act_spawn(Unit *u) {
         char host[80];
         snprintf(host, sizeof host, "HOSTNAME=%s", u->config->hostname);
         char *defaults[] = { "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-                             "HOME=/root", "TERM=vt100", "container=keel", host, NULL };
+                             "HOME=/root",
+                             "TERM=vt100",
+                             "container=keel",
+                             host,
+                             NULL };
         if (strv_extend_strv(&env, defaults) < 0 || strv_extend_strv(&env, u->config->environment) < 0)
                 return log_error("%s: out of memory", u->name), UNIT_FAILED;
 
@@ -106,13 +112,13 @@ static UnitState act_spawn(Unit *u) {
         u->spawn_error[0] = 0;
         r = runtime_spawn(&spec, &proc, &err);
         if (r < 0) {
-                u->last_exit = (ExitInfo) { .when = now_usec(), .kind = EXIT_SPAWN, .code = -r };
+                u->last_exit = (ExitInfo){ .when = now_usec(), .kind = EXIT_SPAWN, .code = -r };
                 snprintf(u->last_exit.message, sizeof u->last_exit.message, "%s", err.message);
                 return after_exit(u);
         }
         u->pid = proc.pid;
         u->pidfd = proc.pidfd;
-        u->status = (LoopSource) { .fd = proc.status_fd, .handler = unit_status, .userdata = u };
+        u->status = (LoopSource){ .fd = proc.status_fd, .handler = unit_status, .userdata = u };
         if ((r = loop_add(&u->status, EPOLLIN)) < 0) {
                 /* Without the socket we cannot see exec happen: assume it does. */
                 log_warning_errno(r, "%s: cannot watch spawn status: %m", u->name);
@@ -200,6 +206,7 @@ static UnitState act_stopped(Unit *u) {
 }
 
 /* The transition table: actions[state][event]; NULL means the event does not apply. */
+/* clang-format off */
 static const Action actions[_UNIT_STATE_MAX][_UNIT_EVENT_MAX] = {
         [UNIT_INVALID] = { 0 }, /* only a reload with a fixed file moves it */
         [UNIT_INACTIVE] = { [EV_START] = act_spawn },
@@ -209,6 +216,7 @@ static const Action actions[_UNIT_STATE_MAX][_UNIT_EVENT_MAX] = {
         [UNIT_STOPPING] = { [EV_EXIT] = act_stopped, [EV_TIMER] = act_kill_hard },
         [UNIT_RESTARTING] = { [EV_TIMER] = act_restart_timer, [EV_STOP] = act_cancel, [EV_START] = act_spawn },
 };
+/* clang-format on */
 
 static bool any_unit_in(Manager *m, UnitState a, UnitState b, UnitState c) {
         for (size_t i = 0; i < m->n_units; i++) {
@@ -235,7 +243,8 @@ static int unit_dispatch(Unit *u, UnitEvent ev) {
                 if (m->cfg.on_settled)
                         m->cfg.on_settled(m);
         }
-        if (m->shutting_down && !any_unit_in(m, UNIT_STARTING, UNIT_RUNNING, UNIT_STOPPING) && m->cfg.on_all_stopped) {
+        if (m->shutting_down && !any_unit_in(m, UNIT_STARTING, UNIT_RUNNING, UNIT_STOPPING) &&
+            m->cfg.on_all_stopped) {
                 void (*cb)(Manager *) = m->cfg.on_all_stopped;
                 m->cfg.on_all_stopped = NULL; /* once */
                 cb(m);
@@ -323,7 +332,7 @@ static Unit *unit_new(Manager *m, const char *dir, const char *file) {
         u->manager = m;
         u->pidfd = u->output_wfd = -1;
         u->status.fd = u->output.fd = -1;
-        u->timer = (LoopTimer) { .handler = unit_timer, .userdata = u };
+        u->timer = (LoopTimer){ .handler = unit_timer, .userdata = u };
         u->name = strndup(file, strlen(file) - strlen(".container"));
         if (!u->name || asprintf(&u->path, "%s/%s", dir, file) < 0) {
                 free(u->name);
@@ -455,7 +464,7 @@ bool manager_child_exited(Manager *m, const siginfo_t *si) {
                         loop_close(&u->status);
                 }
                 ExitInfo *e = &u->last_exit;
-                *e = (ExitInfo) { .when = now_usec() };
+                *e = (ExitInfo){ .when = now_usec() };
                 if (u->spawn_error[0]) {
                         e->kind = EXIT_SPAWN;
                         snprintf(e->message, sizeof e->message, "%s", u->spawn_error);

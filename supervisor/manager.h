@@ -22,11 +22,11 @@ typedef enum UnitState {
 } UnitState;
 
 typedef enum UnitEvent {
-        EV_START,  /* boot, or `initctl start` */
-        EV_STOP,   /* `initctl stop`, or shutdown */
-        EV_EXEC,   /* the status socket closed with no error: the command runs */
-        EV_EXIT,   /* the main process was reaped */
-        EV_TIMER,  /* RestartSec or TimeoutStopSec elapsed */
+        EV_START, /* boot, or `initctl start` */
+        EV_STOP,  /* `initctl stop`, or shutdown */
+        EV_EXEC,  /* the status socket closed with no error: the command runs */
+        EV_EXIT,  /* the main process was reaped */
+        EV_TIMER, /* RestartSec or TimeoutStopSec elapsed */
         _UNIT_EVENT_MAX,
 } UnitEvent;
 
@@ -41,7 +41,7 @@ typedef enum ExitKind {
 typedef struct ExitInfo {
         uint64_t when; /* now_usec(); 0 = none yet */
         ExitKind kind;
-        int code;      /* exit code, or signal number for EXIT_SIGNAL */
+        int code;          /* exit code, or signal number for EXIT_SIGNAL */
         char message[480]; /* the failing stage's report for EXIT_SPAWN */
 } ExitInfo;
 
@@ -58,15 +58,15 @@ typedef struct Unit {
         uint64_t state_since;
         pid_t pid;
         int pidfd;
-        LoopSource status;  /* the spawn status socket while STARTING */
-        LoopSource output;  /* read end of the stdout/stderr pipe */
+        LoopSource status; /* the spawn status socket while STARTING */
+        LoopSource output; /* read end of the stdout/stderr pipe */
         int output_wfd;
-        char line[256];     /* partial output line */
+        char line[256]; /* partial output line */
         size_t line_len;
-        uint64_t dropped;   /* output bytes the console could not take */
+        uint64_t dropped; /* output bytes the console could not take */
         LoopTimer timer;
         unsigned restarts;
-        uint64_t exec_at;   /* when the command was exec'd */
+        uint64_t exec_at; /* when the command was exec'd */
         char spawn_error[480];
         bool restart_after_stop;
         ExitInfo last_exit;
@@ -75,9 +75,9 @@ typedef struct Unit {
 } Unit;
 
 typedef struct ManagerConfig {
-        const char *cgroup_root; /* e.g. /sys/fs/cgroup/keel; NULL: no cgroups (host tests) */
-        const char *state_root;  /* e.g. /run/keel */
-        int output_fd;           /* where container output lines go (non-blocking console) */
+        const char *cgroup_root;            /* e.g. /sys/fs/cgroup/keel; NULL: no cgroups (host tests) */
+        const char *state_root;             /* e.g. /run/keel */
+        int output_fd;                      /* where container output lines go (non-blocking console) */
         void (*on_settled)(Manager *m);     /* boot: no unit is STARTING any more */
         void (*on_all_stopped)(Manager *m); /* shutdown: every unit is down */
 } ManagerConfig;

@@ -55,7 +55,8 @@ static _printf_(3, 4) void parser_error(Parser *p, unsigned line, const char *fm
         va_end(ap);
         if (strv_length(p->errors) >= 64) /* one broken file must not flood the console */
                 return;
-        int r = line > 0 ? asprintf(&full, "%s:%u: %s", p->path, line, msg) : asprintf(&full, "%s: %s", p->path, msg);
+        int r = line > 0 ? asprintf(&full, "%s:%u: %s", p->path, line, msg)
+                         : asprintf(&full, "%s: %s", p->path, msg);
         if (r >= 0)
                 strv_push(&p->errors, full);
 }
@@ -127,7 +128,8 @@ static int key_hostname(const char *v, void *field, char *err, size_t errlen) {
         for (const char *c = v; ok && *c; c++)
                 ok = isalnum((unsigned char) *c) || *c == '-' || *c == '.';
         if (!ok) {
-                snprintf(err, errlen, "invalid host name '%s' (letters, digits, '-' and '.', at most 64)", v);
+                snprintf(err, errlen, "invalid host name '%s' (letters, digits, '-' and '.', at most 64)",
+                         v);
                 return -EINVAL;
         }
         return key_string(v, field, err, errlen);
@@ -195,7 +197,9 @@ static size_t edit_distance(const char *a, const char *b) {
                 row[0] = i;
                 for (size_t j = 1; j <= lb; j++) {
                         size_t up = row[j];
-                        size_t cost = tolower((unsigned char) a[i - 1]) == tolower((unsigned char) b[j - 1]) ? 0 : 1;
+                        size_t cost = tolower((unsigned char) a[i - 1]) == tolower((unsigned char) b[j - 1])
+                                              ? 0
+                                              : 1;
                         row[j] = MIN(MIN(row[j] + 1, row[j - 1] + 1), diag + cost);
                         diag = up;
                 }
@@ -208,8 +212,8 @@ static void report_unknown_key(Parser *p, const char *section, const char *key) 
         size_t best_d = 3; /* suggest only close matches */
         for (size_t i = 0; i < ELEMENTSOF(unit_keys); i++) {
                 if (streq(unit_keys[i].key, key)) { /* right key, wrong section */
-                        parser_error(p, p->line, "key '%s' belongs in [%s], not [%s]", key, unit_keys[i].section,
-                                     section);
+                        parser_error(p, p->line, "key '%s' belongs in [%s], not [%s]", key,
+                                     unit_keys[i].section, section);
                         return;
                 }
                 size_t d = edit_distance(key, unit_keys[i].key);
@@ -219,7 +223,8 @@ static void report_unknown_key(Parser *p, const char *section, const char *key) 
                 }
         }
         if (best)
-                parser_error(p, p->line, "unknown key '%s' in [%s]; did you mean '%s'?", key, section, best->key);
+                parser_error(p, p->line, "unknown key '%s' in [%s]; did you mean '%s'?", key, section,
+                             best->key);
         else
                 parser_error(p, p->line, "unknown key '%s' in [%s]", key, section);
 }
@@ -332,8 +337,8 @@ static char *reader(char *str, int num, void *stream) {
                 }
                 s[l - 1] = 0;
                 if (!section_is_known(s + 1))
-                        parser_error(p, p->line, "unknown section [%s] (known: [Unit], [Container], [Service])",
-                                     s + 1);
+                        parser_error(p, p->line,
+                                     "unknown section [%s] (known: [Unit], [Container], [Service])", s + 1);
                 s[l - 1] = ']';
                 memcpy(str, s, l + 1);
                 return str;
@@ -407,7 +412,8 @@ int unit_file_load(const char *path, const char *name, UnitConfig **ret, char **
         p.len = len;
 
         if (!filename_is_valid_unit_name(name))
-                parser_error(&p, 0, "invalid unit name '%s' (letters, digits, '-', '_', '.', '@'; at most 64)",
+                parser_error(&p, 0,
+                             "invalid unit name '%s' (letters, digits, '-', '_', '.', '@'; at most 64)",
                              name);
         ini_parse_stream(reader, &p, handler, &p);
         free(p.value);

@@ -14,13 +14,13 @@ typedef enum RestartPolicy {
 
 typedef struct UnitConfig {
         char *description;
-        char *rootfs;           /* [Container] Rootfs=: absolute path of the read-only lower layer */
-        char **exec;            /* [Container] Exec=: argv, already split with systemd's quoting */
-        char **environment;     /* [Container] Environment=: NAME=value, accumulated */
-        char *hostname;         /* [Container] HostName=: defaults to the unit name */
-        RestartPolicy restart;  /* [Service] Restart= */
-        uint64_t restart_usec;  /* [Service] RestartSec= */
-        int kill_signal;        /* [Service] KillSignal= */
+        char *rootfs;               /* [Container] Rootfs=: absolute path of the read-only lower layer */
+        char **exec;                /* [Container] Exec=: argv, already split with systemd's quoting */
+        char **environment;         /* [Container] Environment=: NAME=value, accumulated */
+        char *hostname;             /* [Container] HostName=: defaults to the unit name */
+        RestartPolicy restart;      /* [Service] Restart= */
+        uint64_t restart_usec;      /* [Service] RestartSec= */
+        int kill_signal;            /* [Service] KillSignal= */
         uint64_t timeout_stop_usec; /* [Service] TimeoutStopSec= */
 } UnitConfig;
 
@@ -30,7 +30,7 @@ typedef struct UnitConfig {
 #define UNIT_KEYS_MAX 512u
 #define UNIT_LIST_MAX 256u /* values of one repeatable key */
 
-#define UNIT_DEFAULT_RESTART_USEC (1 * 1000000ull)
+#define UNIT_DEFAULT_RESTART_USEC      (1 * 1000000ull)
 #define UNIT_DEFAULT_TIMEOUT_STOP_USEC (10 * 1000000ull)
 
 /* Parses path into a new config. Always returns the config it could build (or NULL on ENOMEM

@@ -28,6 +28,7 @@ int parse_boolean(const char *v, bool *ret) {
 }
 
 /* systemd's time units; longest names first, so "ms" is not read as "m" + "s". */
+/* clang-format off */
 static const struct {
         const char *suffix;
         uint64_t usec;
@@ -43,6 +44,7 @@ static const struct {
         { "h", 3600 * USEC_PER_SEC }, { "d", 86400 * USEC_PER_SEC },   { "w", 604800 * USEC_PER_SEC },
         { "M", 2629800 * USEC_PER_SEC }, { "y", 31557600 * USEC_PER_SEC },
 };
+/* clang-format on */
 
 int parse_timespan(const char *v, uint64_t *ret_usec) {
         const char *p = v;
@@ -113,6 +115,7 @@ int parse_signal(const char *v, int *ret) {
 }
 
 const char *signal_name(int sig) {
+        /* clang-format off */
         static const char *const names[] = {
                 [SIGHUP] = "SIGHUP",   [SIGINT] = "SIGINT",   [SIGQUIT] = "SIGQUIT", [SIGILL] = "SIGILL",
                 [SIGTRAP] = "SIGTRAP", [SIGABRT] = "SIGABRT", [SIGBUS] = "SIGBUS",   [SIGFPE] = "SIGFPE",
@@ -123,6 +126,7 @@ const char *signal_name(int sig) {
                 [SIGVTALRM] = "SIGVTALRM", [SIGPROF] = "SIGPROF", [SIGWINCH] = "SIGWINCH", [SIGIO] = "SIGIO",
                 [SIGPWR] = "SIGPWR",   [SIGSYS] = "SIGSYS",
         };
+        /* clang-format on */
         if (sig > 0 && (size_t) sig < ELEMENTSOF(names) && names[sig])
                 return names[sig];
         return "SIG?";
@@ -141,15 +145,36 @@ static int unhex(char c) {
 /* Decodes one C escape at p (just after the backslash) into out; returns chars consumed or -1. */
 static int decode_escape(const char *p, char *out) {
         switch (*p) {
-        case 'a': *out = '\a'; return 1;
-        case 'b': *out = '\b'; return 1;
-        case 'f': *out = '\f'; return 1;
-        case 'n': *out = '\n'; return 1;
-        case 'r': *out = '\r'; return 1;
-        case 't': *out = '\t'; return 1;
-        case 'v': *out = '\v'; return 1;
-        case 's': *out = ' '; return 1;
-        case '\\': case '"': case '\'': case ' ': case '$': case ';':
+        case 'a':
+                *out = '\a';
+                return 1;
+        case 'b':
+                *out = '\b';
+                return 1;
+        case 'f':
+                *out = '\f';
+                return 1;
+        case 'n':
+                *out = '\n';
+                return 1;
+        case 'r':
+                *out = '\r';
+                return 1;
+        case 't':
+                *out = '\t';
+                return 1;
+        case 'v':
+                *out = '\v';
+                return 1;
+        case 's':
+                *out = ' ';
+                return 1;
+        case '\\':
+        case '"':
+        case '\'':
+        case ' ':
+        case '$':
+        case ';':
                 *out = *p;
                 return 1;
         case 'x': {

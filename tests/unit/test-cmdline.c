@@ -15,14 +15,16 @@ int main(void) {
         CHECK(o.shell && !o.debug);
         CHECK_STR(o.units_dir, "/etc/keel/units");
 
-        cmdline_parse("BOOT_IMAGE=/boot/vmlinuz console=ttyS0 quiet keel.shell=0 keel.debug keel.units=/mnt/u\n", &o,
-                      warn);
+        cmdline_parse(
+                "BOOT_IMAGE=/boot/vmlinuz console=ttyS0 quiet keel.shell=0 keel.debug keel.units=/mnt/u\n",
+                &o, warn);
         CHECK(!o.shell);
         CHECK(o.debug);
         CHECK_STR(o.units_dir, "/mnt/u");
         CHECK(warnings == 0);
 
-        cmdline_parse("keel.hostname=\"box one\" keel.shell=maybe keel.units=relative keel.bogus=1", &o, warn);
+        cmdline_parse("keel.hostname=\"box one\" keel.shell=maybe keel.units=relative keel.bogus=1", &o,
+                      warn);
         CHECK_STR(o.hostname, "box one");
         CHECK(!o.shell); /* a bad value keeps the old one */
         CHECK_STR(o.units_dir, "/mnt/u");

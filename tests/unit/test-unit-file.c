@@ -90,7 +90,9 @@ static void test_defaults(void) {
 }
 
 static void test_environment_reset(void) {
-        const char *p = write_unit("env", "[Container]\nRootfs=/r\nExec=true\nEnvironment=A=1\nEnvironment=\nEnvironment=B=2\n");
+        const char *p = write_unit(
+                "env",
+                "[Container]\nRootfs=/r\nExec=true\nEnvironment=A=1\nEnvironment=\nEnvironment=B=2\n");
         UnitConfig *c = NULL;
         char **errors = NULL;
         CHECK(unit_file_load(p, "env", &c, &errors) == 0 && !errors);
@@ -100,21 +102,20 @@ static void test_environment_reset(void) {
 }
 
 static void test_errors(void) {
-        const char *p = write_unit("bad",
-                                   "Rootfs=/early\n"                   /* 1 */
-                                   "[Container]\n"                     /* 2 */
-                                   "Exce=/bin/true\n"                  /* 3 */
-                                   "Restart=always\n"                  /* 4 */
-                                   "this line has no equals sign\n"    /* 5 */
-                                   "Rootfs=relative/path\n"            /* 6 */
-                                   "[Service]\n"                       /* 7 */
-                                   "Restart=sometimes\n"               /* 8 */
-                                   "RestartSec=soon\n"                 /* 9 */
-                                   "[Network]\n"                       /* 10 */
-                                   "Foo=bar\n"                         /* 11 */
-                                   "[Container]\n"                     /* 12 */
-                                   "Environment=1X=y\n"                /* 13 */
-                                   "Exec=echo 'open\n");               /* 14 */
+        const char *p = write_unit("bad", "Rootfs=/early\n"                /* 1 */
+                                          "[Container]\n"                  /* 2 */
+                                          "Exce=/bin/true\n"               /* 3 */
+                                          "Restart=always\n"               /* 4 */
+                                          "this line has no equals sign\n" /* 5 */
+                                          "Rootfs=relative/path\n"         /* 6 */
+                                          "[Service]\n"                    /* 7 */
+                                          "Restart=sometimes\n"            /* 8 */
+                                          "RestartSec=soon\n"              /* 9 */
+                                          "[Network]\n"                    /* 10 */
+                                          "Foo=bar\n"                      /* 11 */
+                                          "[Container]\n"                  /* 12 */
+                                          "Environment=1X=y\n"             /* 13 */
+                                          "Exec=echo 'open\n");            /* 14 */
         UnitConfig *c = NULL;
         char **errors = NULL;
         unit_file_load(p, "bad", &c, &errors);
