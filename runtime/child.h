@@ -9,3 +9,6 @@ _noreturn_ _printf_(4, 5) void child_fail(int status_fd, SpawnStage stage, int e
 
 /* Overlay root, /proc, /sys, /dev and pivot_root, inside the child's new mount namespace. */
 void rootfs_setup(const ContainerSpec *spec, int status_fd);
+
+/* Bounding, permitted, effective = spec->capabilities; inheritable, ambient empty; no_new_privs. */
+void caps_apply(const ContainerSpec *spec, int status_fd);

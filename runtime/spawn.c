@@ -10,6 +10,7 @@
  * waits here: it polls the socket from its event loop.
  */
 #include <fcntl.h>
+#include <linux/close_range.h>
 #include <linux/sched.h>
 #include <sched.h>
 #include <signal.h>
@@ -30,7 +31,7 @@ static const char *const stage_names[_STAGE_MAX] = {
         [STAGE_CLONE] = "clone",           [STAGE_SIGNALS] = "signals",  [STAGE_MOUNT_PRIVATE] = "mount-private",
         [STAGE_ROOTFS] = "rootfs",         [STAGE_OVERLAY] = "overlay",  [STAGE_PROC] = "proc",
         [STAGE_SYS] = "sys",               [STAGE_DEV] = "dev",          [STAGE_PIVOT_ROOT] = "pivot_root",
-        [STAGE_HOSTNAME] = "hostname",     [STAGE_STDIO] = "stdio",      [STAGE_CWD] = "cwd",
+        [STAGE_HOSTNAME] = "hostname",     [STAGE_STDIO] = "stdio",      [STAGE_CWD] = "cwd",          [STAGE_CAPS] = "capabilities",
         [STAGE_EXEC] = "exec",
 };
 /* clang-format on */
@@ -137,6 +138,11 @@ static _noreturn_ void child_main(const ContainerSpec *spec, int fd, int cgroup_
         if (chdir(cwd) < 0)
                 child_fail(fd, STAGE_CWD, errno, "chdir %s", cwd);
         umask(022);
+        caps_apply(spec, fd);
+        /* Only 0, 1 and 2 may reach the container (CVE-2024-21626 leaked a host directory fd).
+         * CLOEXEC rather than close: the status socket must live until execve() succeeds. */
+        if (syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
+                child_fail(fd, STAGE_EXEC, errno, "close_range");
         child_exec(spec, fd);
 }
 

@@ -24,6 +24,8 @@ typedef struct ContainerSpec {
         } root;
 
         const char *hostname;
+        uint64_t capabilities;   /* bounding = permitted = effective; inheritable, ambient empty */
+        bool no_new_privileges;
         unsigned long namespaces; /* CLONE_NEW* flags */
         const char *cgroup_path;  /* absolute, under /sys/fs/cgroup; NULL: stay in the caller's */
         const char *state_dir;    /* an empty directory the runtime may mount on (e.g. /run/keel/NAME) */
@@ -44,11 +46,15 @@ typedef enum SpawnStage {
         STAGE_HOSTNAME,
         STAGE_STDIO,
         STAGE_CWD,
+        STAGE_CAPS,
         STAGE_EXEC,
         _STAGE_MAX,
 } SpawnStage;
 
 const char *spawn_stage_to_string(SpawnStage s);
+
+/* Docker's 14 default capabilities (runtime/caps.c). */
+extern const uint64_t CAPS_DEFAULT;
 
 /* What a failed child sends before it exits. */
 typedef struct SpawnError {

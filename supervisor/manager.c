@@ -101,6 +101,8 @@ static UnitState act_spawn(Unit *u) {
                 .process = { .args = u->config->exec, .env = env, .cwd = "/" },
                 .root = { .path = u->config->rootfs },
                 .hostname = u->config->hostname,
+                .capabilities = CAPS_DEFAULT,
+                .no_new_privileges = true,
                 .namespaces = CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC,
                 .cgroup_path = u->cgroup_path,
                 .state_dir = u->state_dir,

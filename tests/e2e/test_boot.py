@@ -142,6 +142,19 @@ def test_pid1_logs_to_kmsg(vm):
     assert "suppressed due to ratelimiting" not in vm.check("dmesg"), "kmsg rate limit still on"
 
 
+def test_container_privileges(vm):
+    """Docker's 14 capabilities in bounding/permitted/effective, none inheritable or ambient,
+    no_new_privs, and only fds 0-2, as seen from the host side of the worker container."""
+    pid = vm.status_table()["worker"]["pid"]
+    status = vm.check(f"cat /proc/{pid}/status")
+    fields = dict(l.split(":", 1) for l in status.splitlines() if ":" in l)
+    for cap in ("CapBnd", "CapPrm", "CapEff"):
+        assert fields[cap].strip() == "00000000a80425fb", (cap, status)
+    assert fields["CapInh"].strip() == fields["CapAmb"].strip() == "0000000000000000", status
+    assert fields["NoNewPrivs"].strip() == "1", status
+    assert sorted(vm.check(f"ls /proc/{pid}/fd").split()) == ["0", "1", "2"]
+
+
 def test_poweroff_is_clean(vm):
     line = vm.poweroff()
     assert re.search(r"system down for poweroff \(clean: \d+ units stopped, \d+ leftover processes\)", line), line

@@ -8,8 +8,8 @@ import subprocess
 import pytest
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
-BUILD = pathlib.Path(os.environ.get("KEEL_BUILD", REPO / "build"))
-IMAGE = pathlib.Path(os.environ.get("KEEL_IMAGE", BUILD / "image"))
+BUILD = pathlib.Path(os.environ.get("KEEL_BUILD", REPO / "build")).resolve()
+IMAGE = pathlib.Path(os.environ.get("KEEL_IMAGE", BUILD / "image")).resolve()
 
 
 @pytest.fixture(scope="session")

@@ -202,3 +202,22 @@ def test_stop_start_and_clean_shutdown(pid1):
     line = pid1.wait_for(r"system down for poweroff")[0]
     assert "(clean:" in line, line
     assert pid1.proc.wait(timeout=30) is not None
+
+
+DOCKER_CAPS = "00000000a80425fb"  # CHOWN DAC_OVERRIDE FSETID FOWNER MKNOD NET_RAW SETGID SETUID
+#                                   SETFCAP SETPCAP NET_BIND_SERVICE SYS_CHROOT KILL AUDIT_WRITE
+
+
+def test_container_privileges(pid1):
+    rc, out = pid1.enter("/bin/initctl", "status")
+    pid = next(l.split()[2] for l in out.splitlines() if l.startswith("sleeper"))
+    rc, status = pid1.enter("/bin/cat", f"/proc/{pid}/status")
+    fields = dict(l.split(":\t", 1) for l in status.splitlines() if ":\t" in l)
+    for cap in ("CapBnd", "CapPrm", "CapEff"):
+        assert fields[cap].strip() == DOCKER_CAPS, (cap, status)
+    assert fields["CapInh"].strip() == "0" * 16, status  # CVE-2022-24769
+    assert fields["CapAmb"].strip() == "0" * 16, status
+    assert fields["NoNewPrivs"].strip() == "1", status
+    # Only stdin, stdout and stderr reach the container.
+    rc, fds = pid1.enter("/bin/ls", f"/proc/{pid}/fd")
+    assert sorted(fds.split()) == ["0", "1", "2"], fds

@@ -1,0 +1,47 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Capabilities of a container's process, set in the child just before execve().
+ *
+ * keel runs containers as uid 0, and for uid 0 execve() grants permitted = effective = the
+ * bounding set: so the bounding set is what limits a container. It is cut to the mask, the
+ * ambient set is cleared and the inheritable set emptied (filling it was CVE-2022-24769),
+ * and no_new_privs stops setuid binaries and file capabilities from adding any back.
+ */
+#include <linux/capability.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+
+#include "child.h"
+
+/* Docker's (and runc's, containerd's) default set. */
+#define CAP(c) (UINT64_C(1) << (c))
+const uint64_t CAPS_DEFAULT = CAP(CAP_CHOWN) | CAP(CAP_DAC_OVERRIDE) | CAP(CAP_FSETID) | CAP(CAP_FOWNER) |
+                              CAP(CAP_MKNOD) | CAP(CAP_NET_RAW) | CAP(CAP_SETGID) | CAP(CAP_SETUID) |
+                              CAP(CAP_SETFCAP) | CAP(CAP_SETPCAP) | CAP(CAP_NET_BIND_SERVICE) |
+                              CAP(CAP_SYS_CHROOT) | CAP(CAP_KILL) | CAP(CAP_AUDIT_WRITE);
+
+void caps_apply(const ContainerSpec *spec, int fd) {
+        uint64_t keep = spec->capabilities;
+        /* The kernel may know more capabilities than our headers: drop until it says EINVAL. */
+        for (int c = 0; c < 64; c++) {
+                if (keep & CAP(c))
+                        continue;
+                if (prctl(PR_CAPBSET_DROP, c, 0, 0, 0) < 0) {
+                        if (errno == EINVAL)
+                                break;
+                        child_fail(fd, STAGE_CAPS, errno, "drop capability %d from the bounding set", c);
+                }
+        }
+        if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
+                child_fail(fd, STAGE_CAPS, errno, "clear ambient capabilities");
+
+        struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
+        struct __user_cap_data_struct data[2] = { 0 };
+        data[0].permitted = data[0].effective = (uint32_t) keep;
+        data[1].permitted = data[1].effective = (uint32_t) (keep >> 32);
+        if (syscall(SYS_capset, &hdr, data) < 0)
+                child_fail(fd, STAGE_CAPS, errno, "set capabilities");
+
+        if (spec->no_new_privileges && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+                child_fail(fd, STAGE_CAPS, errno, "set no_new_privs");
+}
