@@ -45,3 +45,50 @@ int runtime_cgroup_read_u64(const char *path, const char *attr, uint64_t *ret) {
         *ret = v;
         return 0;
 }
+
+int runtime_cgroup_read_key(const char *path, const char *attr, const char *key, uint64_t *ret) {
+        char p[512];
+        _cleanup_free_ char *buf = NULL;
+        snprintf(p, sizeof p, "%s/%s", path, attr);
+        int r = read_file(p, 8192, &buf, NULL);
+        if (r < 0)
+                return r;
+        size_t kl = strlen(key);
+        for (char *l = buf; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL)
+                if (strncmp(l, key, kl) == 0 && l[kl] == ' ') {
+                        *ret = strtoull(l + kl + 1, NULL, 10);
+                        return 0;
+                }
+        return -ENOENT;
+}
+
+/* Writes the limits the spec sets, and only those: a cgroup without a controller (or a
+ * kernel without it) still runs containers that ask for no limit. On failure err names the
+ * file, the value and the error. */
+int runtime_cgroup_apply(const ContainerSpec *spec, char *err, size_t errlen) {
+        char mem[32], pids[32], cpu[48];
+        snprintf(mem, sizeof mem, "%" PRIu64, spec->resources.memory_max);
+        snprintf(pids, sizeof pids, "%" PRIu64, spec->resources.pids_max);
+        snprintf(cpu, sizeof cpu, "%" PRIu64 " %" PRIu64, spec->resources.cpu_quota_us,
+                 spec->resources.cpu_period_us ?: 100000);
+        const struct {
+                bool set;
+                const char *file, *value;
+        } limits[] = {
+                { spec->resources.memory_max != UINT64_MAX, "memory.max", mem },
+                { spec->resources.pids_max != UINT64_MAX, "pids.max", pids },
+                { spec->resources.cpu_quota_us != 0, "cpu.max", cpu },
+        };
+        for (size_t i = 0; i < ELEMENTSOF(limits); i++) {
+                if (!limits[i].set)
+                        continue;
+                char p[512];
+                snprintf(p, sizeof p, "%s/%s", spec->cgroup_path, limits[i].file);
+                int r = write_file(p, limits[i].value);
+                if (r < 0) {
+                        snprintf(err, errlen, "write %s to %s: %s", limits[i].value, p, strerror(-r));
+                        return r;
+                }
+        }
+        return 0;
+}

@@ -28,7 +28,7 @@
 
 /* clang-format off */
 static const char *const stage_names[_STAGE_MAX] = {
-        [STAGE_CLONE] = "clone",           [STAGE_SIGNALS] = "signals",  [STAGE_MOUNT_PRIVATE] = "mount-private",
+        [STAGE_CLONE] = "clone", [STAGE_CGROUP] = "cgroup",           [STAGE_SIGNALS] = "signals",  [STAGE_MOUNT_PRIVATE] = "mount-private",
         [STAGE_ROOTFS] = "rootfs",         [STAGE_OVERLAY] = "overlay",  [STAGE_PROC] = "proc",
         [STAGE_SYS] = "sys",               [STAGE_DEV] = "dev",          [STAGE_PIVOT_ROOT] = "pivot_root",
         [STAGE_HOSTNAME] = "hostname",     [STAGE_STDIO] = "stdio",      [STAGE_CWD] = "cwd",          [STAGE_CAPS] = "capabilities",
@@ -183,6 +183,16 @@ int runtime_spawn(const ContainerSpec *spec, ContainerProcess *ret, SpawnError *
                         snprintf(what, sizeof what, "create cgroup %s", spec->cgroup_path);
                         fill_error(err, STAGE_CLONE, r < 0 ? -r : errno, what);
                         return r < 0 ? r : negative_errno();
+                }
+                /* Limits before the child exists: it is born limited (CLONE_INTO_CGROUP). */
+                char why[400];
+                r = runtime_cgroup_apply(spec, why, sizeof why);
+                if (r < 0) {
+                        if (err) {
+                                *err = (SpawnError) { .stage = STAGE_CGROUP, .error = -r };
+                                snprintf(err->message, sizeof err->message, "%s", why);
+                        }
+                        return r;
                 }
         }
 

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -28,6 +29,11 @@ typedef struct ContainerSpec {
         bool no_new_privileges;
         unsigned long namespaces; /* CLONE_NEW* flags */
         const char *cgroup_path;  /* absolute, under /sys/fs/cgroup; NULL: stay in the caller's */
+        struct {
+                uint64_t memory_max; /* memory.max in bytes; UINT64_MAX: not set */
+                uint64_t pids_max;   /* pids.max; UINT64_MAX: not set */
+                uint64_t cpu_quota_us, cpu_period_us; /* cpu.max; quota 0: not set */
+        } resources;               /* OCI linux.resources, written before the child is born */
         const char *state_dir;    /* an empty directory the runtime may mount on (e.g. /run/keel/NAME) */
         int stdio[3];             /* fds for 0, 1, 2; -1 is /dev/null */
 } ContainerSpec;
@@ -35,6 +41,7 @@ typedef struct ContainerSpec {
 /* Setup stages the child reports on failure, in the order it runs them. */
 typedef enum SpawnStage {
         STAGE_CLONE,
+        STAGE_CGROUP,
         STAGE_SIGNALS,
         STAGE_MOUNT_PRIVATE,
         STAGE_ROOTFS,
@@ -84,3 +91,6 @@ int runtime_cgroup_create(const char *path);
 int runtime_cgroup_kill(const char *path);   /* cgroup.kill: every process, at once */
 int runtime_cgroup_remove(const char *path); /* rmdir, after the last process is gone */
 int runtime_cgroup_read_u64(const char *path, const char *attr, uint64_t *ret);
+/* A "key value" line of a flat-keyed file such as memory.events ("oom_kill 1"). */
+int runtime_cgroup_apply(const ContainerSpec *spec, char *err, size_t errlen);
+int runtime_cgroup_read_key(const char *path, const char *attr, const char *key, uint64_t *ret);

@@ -49,6 +49,10 @@ char *exit_info_describe(const ExitInfo *e, char *buf, size_t len) {
         default:
                 snprintf(buf, len, "?");
         }
+        if (e->oom) {
+                size_t n = strlen(buf);
+                snprintf(buf + n, len - n, " (out of memory: the OOM killer fired in the unit's cgroup)");
+        }
         return buf;
 }
 
@@ -102,6 +106,13 @@ static UnitState act_spawn(Unit *u) {
                 .root = { .path = u->config->rootfs },
                 .hostname = u->config->hostname,
                 .capabilities = CAPS_DEFAULT,
+                .resources = {
+                        .memory_max = u->config->memory_max,
+                        .pids_max = u->config->tasks_max,
+                        /* CPUQuota= is in hundredths of a percent of one CPU per 100 ms period */
+                        .cpu_quota_us = u->config->cpu_quota * 100000 / 10000,
+                        .cpu_period_us = 100000,
+                },
                 .no_new_privileges = true,
                 .namespaces = CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC,
                 .cgroup_path = u->cgroup_path,
@@ -477,6 +488,10 @@ bool manager_child_exited(Manager *m, const siginfo_t *si) {
                         e->kind = EXIT_SIGNAL;
                         e->code = si->si_status;
                 }
+                /* Read before the cgroup goes: an OOM kill is the reason people most need. */
+                uint64_t ooms = 0;
+                if (u->cgroup_path && runtime_cgroup_read_key(u->cgroup_path, "memory.events", "oom_kill", &ooms) >= 0)
+                        e->oom = ooms > 0;
                 u->pid = 0;
                 u->pidfd = safe_close(u->pidfd);
                 /* The pid namespace died with its init, so the cgroup is empty or about to be. */

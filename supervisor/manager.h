@@ -42,6 +42,7 @@ typedef struct ExitInfo {
         uint64_t when; /* now_usec(); 0 = none yet */
         ExitKind kind;
         int code;          /* exit code, or signal number for EXIT_SIGNAL */
+        bool oom;          /* the OOM killer fired in the unit\'s cgroup (memory.events oom_kill) */
         char message[480]; /* the failing stage's report for EXIT_SPAWN */
 } ExitInfo;
 

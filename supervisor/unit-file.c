@@ -171,6 +171,39 @@ static int key_signal(const char *v, void *field, char *err, size_t errlen) {
         return 0;
 }
 
+static int key_size(const char *v, void *field, char *err, size_t errlen) {
+        uint64_t b;
+        if (parse_size(v, &b) < 0 || (b != UINT64_MAX && b < 4096)) {
+                snprintf(err, errlen, "invalid size '%s' (e.g. 64M, 1G, infinity; at least 4K)", v);
+                return -EINVAL;
+        }
+        *(uint64_t *) field = b;
+        return 0;
+}
+
+static int key_count(const char *v, void *field, char *err, size_t errlen) {
+        char *end;
+        errno = 0;
+        unsigned long long n = streq(v, "infinity") ? UINT64_MAX : strtoull(v, &end, 10);
+        if (!streq(v, "infinity") && (errno != 0 || !isdigit((unsigned char) *v) || *end || n == 0)) {
+                snprintf(err, errlen, "invalid count '%s' (a positive number or infinity)", v);
+                return -EINVAL;
+        }
+        *(uint64_t *) field = n;
+        return 0;
+}
+
+static int key_percent(const char *v, void *field, char *err, size_t errlen) {
+        uint64_t p;
+        /* cpu.max takes at least 1 ms of quota per 100 ms period: 1% */
+        if (parse_percent_basis(v, &p) < 0 || p < 100) {
+                snprintf(err, errlen, "invalid percentage '%s' (e.g. 50%%, 200%% for two CPUs; at least 1%%)", v);
+                return -EINVAL;
+        }
+        *(uint64_t *) field = p;
+        return 0;
+}
+
 #define FIELD(f) offsetof(UnitConfig, f)
 static const UnitKey unit_keys[] = {
         { "Unit", "Description", key_string, FIELD(description) },
@@ -182,6 +215,9 @@ static const UnitKey unit_keys[] = {
         { "Service", "RestartSec", key_timespan, FIELD(restart_usec) },
         { "Service", "KillSignal", key_signal, FIELD(kill_signal) },
         { "Service", "TimeoutStopSec", key_timespan, FIELD(timeout_stop_usec) },
+        { "Service", "MemoryMax", key_size, FIELD(memory_max) },
+        { "Service", "TasksMax", key_count, FIELD(tasks_max) },
+        { "Service", "CPUQuota", key_percent, FIELD(cpu_quota) },
 };
 
 /* Levenshtein distance, capped: enough to catch "Exce" for "Exec". */
@@ -408,6 +444,8 @@ int unit_file_load(const char *path, const char *name, UnitConfig **ret, char **
         p.config->restart_usec = UNIT_DEFAULT_RESTART_USEC;
         p.config->kill_signal = SIGTERM;
         p.config->timeout_stop_usec = UNIT_DEFAULT_TIMEOUT_STOP_USEC;
+        p.config->memory_max = UINT64_MAX;
+        p.config->tasks_max = UINT64_MAX;
         p.buf = buf;
         p.len = len;
 

@@ -22,6 +22,9 @@ typedef struct UnitConfig {
         uint64_t restart_usec;      /* [Service] RestartSec= */
         int kill_signal;            /* [Service] KillSignal= */
         uint64_t timeout_stop_usec; /* [Service] TimeoutStopSec= */
+        uint64_t memory_max;        /* [Service] MemoryMax=, bytes; UINT64_MAX: no limit */
+        uint64_t tasks_max;         /* [Service] TasksMax=; UINT64_MAX: no limit */
+        uint64_t cpu_quota;         /* [Service] CPUQuota=, hundredths of a percent; 0: none */
 } UnitConfig;
 
 /* Caps so that no file can exhaust PID 1. */

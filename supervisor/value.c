@@ -114,6 +114,47 @@ int parse_signal(const char *v, int *ret) {
         return -EINVAL;
 }
 
+int parse_size(const char *v, uint64_t *ret) {
+        if (streq(v, "infinity")) {
+                *ret = UINT64_MAX;
+                return 0;
+        }
+        if (!isdigit((unsigned char) *v))
+                return -EINVAL;
+        char *end;
+        errno = 0;
+        double n = strtod(v, &end);
+        if (errno != 0 || n < 0)
+                return -EINVAL;
+        static const char suffixes[] = "KMGT";
+        double mult = 1;
+        if (*end) {
+                const char *at = strchr(suffixes, *end);
+                if (!at || end[1] != 0)
+                        return -EINVAL;
+                for (const char *c = suffixes; c <= at; c++)
+                        mult *= 1024;
+        }
+        double bytes = n * mult;
+        if (bytes >= 18446744073709549568.0)
+                return -ERANGE;
+        *ret = (uint64_t) bytes;
+        return 0;
+}
+
+int parse_percent_basis(const char *v, uint64_t *ret) {
+        size_t l = strlen(v);
+        if (l < 2 || v[l - 1] != '%' || !isdigit((unsigned char) v[0]))
+                return -EINVAL;
+        char *end;
+        errno = 0;
+        double n = strtod(v, &end);
+        if (errno != 0 || end != v + l - 1 || n < 0 || n > 1e6)
+                return -EINVAL;
+        *ret = (uint64_t) (n * 100 + 0.5);
+        return 0;
+}
+
 const char *signal_name(int sig) {
         /* clang-format off */
         static const char *const names[] = {

@@ -13,6 +13,10 @@ int parse_boolean(const char *v, bool *ret);
 int parse_timespan(const char *v, uint64_t *ret_usec);
 /* "SIGTERM", "TERM" or "15". */
 int parse_signal(const char *v, int *ret);
+/* "64M", "1G", "512K", "1048576", "infinity" (UINT64_MAX); K, M, G, T are powers of 1024. */
+int parse_size(const char *v, uint64_t *ret);
+/* "50%", "250%", "0.5%": in hundredths of a percent (5000 = 50%). */
+int parse_percent_basis(const char *v, uint64_t *ret);
 const char *signal_name(int sig); /* "SIGTERM"; "SIG?" when unknown */
 
 /* Splits a command line the way systemd splits Exec=: whitespace separates words, '…' and

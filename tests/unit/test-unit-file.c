@@ -52,7 +52,10 @@ static void test_good(void) {
                  "Restart=on-failure\n"
                  "RestartSec=1min 30s\n"
                  "KillSignal=SIGINT\n"
-                 "TimeoutStopSec=500ms\n",
+                 "TimeoutStopSec=500ms\n"
+                 "MemoryMax=64M\n"
+                 "TasksMax=32\n"
+                 "CPUQuota=20%%\n",
                  long_value);
         const char *p = write_unit("web", text);
         UnitConfig *c = NULL;
@@ -73,6 +76,9 @@ static void test_good(void) {
         CHECK(c->restart_usec == 90 * USEC_PER_SEC);
         CHECK(c->kill_signal == SIGINT);
         CHECK(c->timeout_stop_usec == 500 * USEC_PER_MSEC);
+        CHECK(c->memory_max == 64ull << 20);
+        CHECK(c->tasks_max == 32);
+        CHECK(c->cpu_quota == 2000);
         unit_config_free(c);
         strv_free(errors);
 }
@@ -86,7 +92,22 @@ static void test_defaults(void) {
         CHECK(c->restart == RESTART_NO);
         CHECK(c->restart_usec == UNIT_DEFAULT_RESTART_USEC);
         CHECK(c->kill_signal == SIGTERM);
+        CHECK(c->memory_max == UINT64_MAX && c->tasks_max == UINT64_MAX && c->cpu_quota == 0); /* no limits */
         unit_config_free(c);
+}
+
+static void test_limit_errors(void) {
+        const char *p = write_unit("lim", "[Container]\nRootfs=/r\nExec=true\n[Service]\n"
+                                          "MemoryMax=lots\nTasksMax=0\nCPUQuota=50\nMemoryMax=100\n");
+        UnitConfig *c = NULL;
+        char **errors = NULL;
+        unit_file_load(p, "lim", &c, &errors);
+        CHECK(has_error(errors, "lim.container:5: MemoryMax=: invalid size 'lots'"));
+        CHECK(has_error(errors, "lim.container:6: TasksMax=: invalid count '0'"));
+        CHECK(has_error(errors, "lim.container:7: CPUQuota=: invalid percentage '50'"));
+        CHECK(has_error(errors, "lim.container:8: MemoryMax=: invalid size '100'")); /* under a page */
+        unit_config_free(c);
+        strv_free(errors);
 }
 
 static void test_environment_reset(void) {
@@ -177,6 +198,7 @@ int main(void) {
         test_good();
         test_defaults();
         test_environment_reset();
+        test_limit_errors();
         test_errors();
         test_limits();
         char cmd[128];

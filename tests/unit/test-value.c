@@ -46,6 +46,29 @@ static void test_signal(void) {
         CHECK_STR(signal_name(SIGKILL), "SIGKILL");
 }
 
+static void test_sizes(void) {
+        uint64_t b = 0;
+        CHECK(parse_size("64M", &b) == 0 && b == 64ull << 20);
+        CHECK(parse_size("1G", &b) == 0 && b == 1ull << 30);
+        CHECK(parse_size("512K", &b) == 0 && b == 512ull << 10);
+        CHECK(parse_size("1.5M", &b) == 0 && b == 3ull << 19);
+        CHECK(parse_size("4096", &b) == 0 && b == 4096);
+        CHECK(parse_size("infinity", &b) == 0 && b == UINT64_MAX);
+        b = 7;
+        CHECK(parse_size("64X", &b) == -EINVAL && b == 7);
+        CHECK(parse_size("-1M", &b) == -EINVAL);
+        CHECK(parse_size("M", &b) == -EINVAL);
+        CHECK(parse_size("64MB", &b) == -EINVAL);
+
+        uint64_t p = 0;
+        CHECK(parse_percent_basis("50%", &p) == 0 && p == 5000);
+        CHECK(parse_percent_basis("250%", &p) == 0 && p == 25000);
+        CHECK(parse_percent_basis("0.5%", &p) == 0 && p == 50);
+        CHECK(parse_percent_basis("50", &p) == -EINVAL);
+        CHECK(parse_percent_basis("%", &p) == -EINVAL);
+        CHECK(parse_percent_basis("5x%", &p) == -EINVAL);
+}
+
 static void test_words(void) {
         char **w = NULL, err[128] = "";
         CHECK(parse_words("/bin/sh -c 'echo a ; echo b'", &w, err, sizeof err) == 0);
@@ -105,6 +128,7 @@ int main(void) {
         test_boolean();
         test_timespan();
         test_signal();
+        test_sizes();
         test_words();
         test_environment();
         test_format();

@@ -1,0 +1,68 @@
+# SPDX-License-Identifier: MIT
+"""cgroup v2 limits from [Service] (MemoryMax=, TasksMax=, CPUQuota=) in the guest's pure
+cgroup v2 hierarchy: written before the container is born, enforced, and an OOM kill named
+in the exit reason."""
+import pytest
+
+from keelvm import booted
+
+BUSYBOX = "/usr/share/keel/rootfs/busybox"
+
+UNITS = {
+    # tail keeps the last "line" of /dev/zero, which never ends: memory grows until the OOM
+    # killer takes the container's PID 1.
+    "hog": f"""[Container]
+Rootfs={BUSYBOX}
+Exec=/bin/sh -c 'exec tail /dev/zero'
+[Service]
+MemoryMax=16M
+""",
+    "forker": f"""[Container]
+Rootfs={BUSYBOX}
+Exec=/bin/sh -c 'trap "exit 0" TERM; for i in 1 2 3 4 5 6 7 8; do sleep 300 & done; echo forks-done; wait'
+[Service]
+TasksMax=4
+""",
+    "limited": f"""[Container]
+Rootfs={BUSYBOX}
+Exec=/bin/sh -c 'trap "exit 0" TERM; while :; do sleep 1 & wait $!; done'
+[Service]
+MemoryMax=32M
+TasksMax=16
+CPUQuota=20%
+""",
+}
+
+
+@pytest.fixture(scope="module")
+def lvm(make_image):
+    with booted(make_image(UNITS), "test_limits") as v:
+        yield v
+
+
+def test_limits_are_written(lvm):
+    assert lvm.check("cat /sys/fs/cgroup/keel/limited/memory.max").strip() == str(32 << 20)
+    assert lvm.check("cat /sys/fs/cgroup/keel/limited/pids.max").strip() == "16"
+    assert lvm.check("cat /sys/fs/cgroup/keel/limited/cpu.max").strip() == "20000 100000"
+
+
+def test_memory_hog_is_oom_killed_and_the_reason_kept(lvm):
+    lvm.wait_console(r"keel: hog: killed by SIGKILL \(out of memory: the OOM killer fired in the unit's cgroup\)\n",
+                     timeout=90)
+    status, out = lvm.run("initctl status hog")
+    assert "Last exit: killed by SIGKILL (out of memory" in out, out
+    assert lvm.status_table()["hog"]["state"] == "failed"
+
+
+def test_tasks_max_stops_a_fork_storm(lvm):
+    # The fourth task is refused (EAGAIN); BusyBox sh then gives up with code 2.
+    lvm.wait_console(r"forker\| /bin/sh: can't fork: Resource temporarily unavailable\n", timeout=90)
+    lvm.wait_console(r"keel: forker: exited with code 2\n", timeout=90)
+    assert "forker| forks-done" not in lvm.console
+    table = lvm.status_table()  # PID 1 and the other units carry on
+    assert table["forker"]["state"] == "failed" and table["limited"]["state"] == "running", table
+
+
+def test_units_without_limits_have_none(vm):
+    assert vm.check("cat /sys/fs/cgroup/keel/worker/memory.max").strip() == "max"
+    assert vm.check("cat /sys/fs/cgroup/keel/worker/pids.max").strip() == "max"
