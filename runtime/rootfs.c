@@ -72,6 +72,42 @@ static void setup_dev(int fd, const char *root) {
                       "mode=1777,size=64m", NULL);
 }
 
+/* What runc, containerd and moby hide or freeze in every container: kernel memory, timers
+ * and interrupts that leak host activity, keyrings, firmware; and the knobs of the host
+ * kernel under /proc/sys and /proc/sysrq-trigger. */
+static const char *const masked_paths[] = {
+        "proc/acpi",        "proc/asound",    "proc/kcore",        "proc/keys",
+        "proc/latency_stats", "proc/timer_list", "proc/timer_stats", "proc/sched_debug",
+        "proc/scsi",        "proc/interrupts", "sys/firmware",      "sys/devices/virtual/powercap",
+};
+static const char *const readonly_paths[] = {
+        "proc/bus", "proc/fs", "proc/irq", "proc/sys", "proc/sysrq-trigger",
+};
+
+static void mask_paths(int fd, const char *root) {
+        char p[700], null[700];
+        snprintf(null, sizeof null, "%s/dev/null", root);
+        for (size_t i = 0; i < ELEMENTSOF(masked_paths); i++) {
+                struct stat st;
+                snprintf(p, sizeof p, "%s/%s", root, masked_paths[i]);
+                if (lstat(p, &st) < 0)
+                        continue; /* not on this kernel: nothing to hide */
+                int r = S_ISDIR(st.st_mode) ? mount("tmpfs", p, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
+                                                    "size=0,mode=0555")
+                                            : mount(null, p, NULL, MS_BIND, NULL);
+                if (r < 0)
+                        child_fail(fd, STAGE_PROC, errno, "mask %s", p);
+        }
+        for (size_t i = 0; i < ELEMENTSOF(readonly_paths); i++) {
+                snprintf(p, sizeof p, "%s/%s", root, readonly_paths[i]);
+                if (access(p, F_OK) < 0)
+                        continue;
+                if (mount(p, p, NULL, MS_BIND | MS_REC, NULL) < 0 ||
+                    mount(NULL, p, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
+                        child_fail(fd, STAGE_PROC, errno, "make %s read-only", p);
+        }
+}
+
 void rootfs_setup(const ContainerSpec *spec, int fd) {
         const char *state = spec->state_dir;
         char root[512], opts[1200], p[600];
@@ -96,6 +132,7 @@ void rootfs_setup(const ContainerSpec *spec, int fd) {
                       NULL);
 
         setup_dev(fd, root);
+        mask_paths(fd, root); /* after /dev: files are masked with its null */
 
         /* pivot_root(".", ".") stacks the old root under the new one; detaching it leaves
          * only the container's tree. This is why PID 1 moved off the initramfs: rootfs

@@ -155,6 +155,20 @@ def test_container_privileges(vm):
     assert sorted(vm.check(f"ls /proc/{pid}/fd").split()) == ["0", "1", "2"]
 
 
+def test_masked_and_readonly_paths(vm):
+    """Inside the worker container: /proc/keys and friends are empty, /sys/firmware is empty,
+    /proc/sys is read-only; /proc is the container's own."""
+    pid = vm.status_table()["worker"]["pid"]
+    enter = f"nsenter -t {pid} -m -r sh -c"
+    out = vm.check(enter + " 'for p in /proc/keys /proc/timer_list /proc/interrupts /proc/kcore; do "
+                           "if [ -e $p ]; then echo $p $(cat $p | wc -c); fi; done; echo fw $(ls /sys/firmware | wc -l)'")
+    seen = dict(l.split() for l in out.splitlines())
+    assert "/proc/keys" in seen and set(seen.values()) == {"0"}, out
+    status, out = vm.run(enter + " 'echo 1 > /proc/sys/kernel/printk_ratelimit'")
+    assert "Read-only file system" in out, out
+    assert vm.check(enter + " 'cat /proc/1/comm'").strip() == "sh"
+
+
 def test_poweroff_is_clean(vm):
     line = vm.poweroff()
     assert re.search(r"system down for poweroff \(clean: \d+ units stopped, \d+ leftover processes\)", line), line

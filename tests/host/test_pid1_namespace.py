@@ -221,3 +221,25 @@ def test_container_privileges(pid1):
     # Only stdin, stdout and stderr reach the container.
     rc, fds = pid1.enter("/bin/ls", f"/proc/{pid}/fd")
     assert sorted(fds.split()) == ["0", "1", "2"], fds
+
+
+def in_container(pid1, unit, script):
+    """Runs a shell script inside unit's container: its mount namespace and root."""
+    rc, out = pid1.enter("/bin/initctl", "status")
+    pid = next(l.split()[2] for l in out.splitlines() if l.startswith(unit))
+    return pid1.enter("/usr/bin/nsenter", "-t", pid, "-m", "-r", "/bin/sh", "-c", script)
+
+
+def test_masked_and_readonly_paths(pid1):
+    # Each masked path is absent on this kernel, or empty inside the container.
+    script = ("for p in /proc/kcore /proc/keys /proc/timer_list /proc/interrupts /proc/sched_debug; do "
+              "if [ -e $p ]; then echo $p $(cat $p | wc -c); fi; done; echo firmware $(ls /sys/firmware | wc -l)")
+    rc, out = in_container(pid1, "sleeper", script)
+    seen = dict(l.split() for l in out.splitlines())
+    assert len(seen) >= 3, out  # /proc/keys, /proc/interrupts, /proc/timer_list at least
+    assert set(seen.values()) == {"0"}, out
+    rc, out = in_container(pid1, "sleeper", "echo 1 > /proc/sys/kernel/printk_ratelimit")
+    assert "Read-only file system" in out, out
+    # /proc itself is still a real, writable-where-allowed procfs of the container's pid namespace
+    rc, out = in_container(pid1, "sleeper", "cat /proc/1/cmdline | tr '\\0' ' '")
+    assert out.startswith("/bin/sh -c"), out
