@@ -105,7 +105,8 @@ static UnitState act_spawn(Unit *u) {
                 .process = { .args = u->config->exec, .env = env, .cwd = "/" },
                 .root = { .path = u->config->rootfs },
                 .hostname = u->config->hostname,
-                .capabilities = CAPS_DEFAULT,
+                /* Docker's order: drops first, then adds (DropCapability=ALL + AddCapability=X → X) */
+                .capabilities = (CAPS_DEFAULT & ~u->config->caps_drop) | u->config->caps_add,
                 .resources = {
                         .memory_max = u->config->memory_max,
                         .pids_max = u->config->tasks_max,
@@ -113,7 +114,7 @@ static UnitState act_spawn(Unit *u) {
                         .cpu_quota_us = u->config->cpu_quota * 100000 / 10000,
                         .cpu_period_us = 100000,
                 },
-                .no_new_privileges = true,
+                .no_new_privileges = u->config->no_new_privileges,
                 .namespaces = CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC,
                 .cgroup_path = u->cgroup_path,
                 .state_dir = u->state_dir,

@@ -16,6 +16,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <ini.h>
+#include <sys/capability.h>
 #include <stdio.h>
 #include <strings.h>
 
@@ -204,6 +205,41 @@ static int key_percent(const char *v, void *field, char *err, size_t errlen) {
         return 0;
 }
 
+/* "NET_ADMIN cap_sys_time ALL": names as in capabilities(7), with or without CAP_, any case. */
+static int key_capabilities(const char *v, void *field, char *err, size_t errlen) {
+        _cleanup_strv_free_ char **words = NULL;
+        int r = parse_words(v, &words, err, errlen);
+        if (r < 0)
+                return r;
+        uint64_t mask = 0;
+        for (char **w = words; *w; w++) {
+                if (strcasecmp(*w, "ALL") == 0) {
+                        mask = UINT64_MAX;
+                        continue;
+                }
+                char name[64];
+                snprintf(name, sizeof name, "%s%s", strncasecmp(*w, "CAP_", 4) == 0 ? "" : "cap_", *w);
+                for (char *c = name; *c; c++)
+                        *c = (char) tolower((unsigned char) *c);
+                cap_value_t cap;
+                if (strlen(*w) > 40 || cap_from_name(name, &cap) < 0 || cap < 0 || cap > 63) {
+                        snprintf(err, errlen, "unknown capability '%s' (e.g. NET_ADMIN, SYS_TIME, ALL)", *w);
+                        return -EINVAL;
+                }
+                mask |= UINT64_C(1) << cap;
+        }
+        *(uint64_t *) field |= mask;
+        return 0;
+}
+
+static int key_boolean(const char *v, void *field, char *err, size_t errlen) {
+        if (parse_boolean(v, field) < 0) {
+                snprintf(err, errlen, "invalid boolean '%s' (yes/no, true/false, on/off, 1/0)", v);
+                return -EINVAL;
+        }
+        return 0;
+}
+
 #define FIELD(f) offsetof(UnitConfig, f)
 static const UnitKey unit_keys[] = {
         { "Unit", "Description", key_string, FIELD(description) },
@@ -211,6 +247,9 @@ static const UnitKey unit_keys[] = {
         { "Container", "Exec", key_exec, FIELD(exec) },
         { "Container", "Environment", key_environment, FIELD(environment) },
         { "Container", "HostName", key_hostname, FIELD(hostname) },
+        { "Container", "AddCapability", key_capabilities, FIELD(caps_add) },
+        { "Container", "DropCapability", key_capabilities, FIELD(caps_drop) },
+        { "Container", "NoNewPrivileges", key_boolean, FIELD(no_new_privileges) },
         { "Service", "Restart", key_restart, FIELD(restart) },
         { "Service", "RestartSec", key_timespan, FIELD(restart_usec) },
         { "Service", "KillSignal", key_signal, FIELD(kill_signal) },
@@ -445,6 +484,7 @@ int unit_file_load(const char *path, const char *name, UnitConfig **ret, char **
         p.config->kill_signal = SIGTERM;
         p.config->timeout_stop_usec = UNIT_DEFAULT_TIMEOUT_STOP_USEC;
         p.config->memory_max = UINT64_MAX;
+        p.config->no_new_privileges = true;
         p.config->tasks_max = UINT64_MAX;
         p.buf = buf;
         p.len = len;

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #pragma once
 
+#include <stdbool.h>
 #include <stdint.h>
 
 /* What the unit file says; the runtime state lives in Unit (manager.h). */
@@ -25,6 +26,9 @@ typedef struct UnitConfig {
         uint64_t memory_max;        /* [Service] MemoryMax=, bytes; UINT64_MAX: no limit */
         uint64_t tasks_max;         /* [Service] TasksMax=; UINT64_MAX: no limit */
         uint64_t cpu_quota;         /* [Service] CPUQuota=, hundredths of a percent; 0: none */
+        uint64_t caps_add;          /* [Container] AddCapability=, a mask */
+        uint64_t caps_drop;         /* [Container] DropCapability=, a mask (ALL: every bit) */
+        bool no_new_privileges;     /* [Container] NoNewPrivileges= (default yes) */
 } UnitConfig;
 
 /* Caps so that no file can exhaust PID 1. */

@@ -21,6 +21,13 @@ UNITS = {
 Rootfs=/usr/share/keel/rootfs/busybox
 Exec=/bin/sh -c 'trap "exit 0" TERM; echo sleeper up in $(hostname); while :; do sleep 1 & wait $!; done'
 """,
+    "capper": """[Container]
+Rootfs=/usr/share/keel/rootfs/busybox
+Exec=/bin/sh -c 'trap "exit 0" TERM; while :; do sleep 1 & wait $!; done'
+DropCapability=ALL
+AddCapability=NET_BIND_SERVICE
+NoNewPrivileges=no
+""",
     "crash": """[Container]
 Rootfs=/usr/share/keel/rootfs/busybox
 Exec=/bin/sh -c 'echo crashing; exit 3'
@@ -243,3 +250,13 @@ def test_masked_and_readonly_paths(pid1):
     # /proc itself is still a real, writable-where-allowed procfs of the container's pid namespace
     rc, out = in_container(pid1, "sleeper", "cat /proc/1/cmdline | tr '\\0' ' '")
     assert out.startswith("/bin/sh -c"), out
+
+
+def test_capability_keys(pid1):
+    rc, out = pid1.enter("/bin/initctl", "status")
+    pid = next(l.split()[2] for l in out.splitlines() if l.startswith("capper"))
+    rc, status = pid1.enter("/bin/cat", f"/proc/{pid}/status")
+    fields = dict(l.split(":\t", 1) for l in status.splitlines() if ":\t" in l)
+    for cap in ("CapBnd", "CapPrm", "CapEff"):
+        assert fields[cap].strip() == "0000000000000400", (cap, status)  # NET_BIND_SERVICE only
+    assert fields["NoNewPrivs"].strip() == "0", status

@@ -93,7 +93,31 @@ static void test_defaults(void) {
         CHECK(c->restart_usec == UNIT_DEFAULT_RESTART_USEC);
         CHECK(c->kill_signal == SIGTERM);
         CHECK(c->memory_max == UINT64_MAX && c->tasks_max == UINT64_MAX && c->cpu_quota == 0); /* no limits */
+        CHECK(c->no_new_privileges && c->caps_add == 0 && c->caps_drop == 0);
         unit_config_free(c);
+}
+
+static void test_capabilities(void) {
+        const char *p = write_unit("caps", "[Container]\nRootfs=/r\nExec=true\n"
+                                           "AddCapability=NET_ADMIN cap_sys_time\nAddCapability=Sys_Admin\n"
+                                           "DropCapability=ALL\nNoNewPrivileges=no\n");
+        UnitConfig *c = NULL;
+        char **errors = NULL;
+        CHECK(unit_file_load(p, "caps", &c, &errors) == 0 && !errors);
+        CHECK(c->caps_add == ((1ull << 12) | (1ull << 25) | (1ull << 21))); /* NET_ADMIN SYS_TIME SYS_ADMIN */
+        CHECK(c->caps_drop == UINT64_MAX);
+        CHECK(!c->no_new_privileges);
+        unit_config_free(c);
+
+        p = write_unit("badcaps", "[Container]\nRootfs=/r\nExec=true\nAddCapability=NET_ADMIN FLY\n"
+                                  "NoNewPrivileges=perhaps\n");
+        errors = NULL;
+        unit_file_load(p, "badcaps", &c, &errors);
+        CHECK(has_error(errors, "badcaps.container:4: AddCapability=: unknown capability 'FLY'"));
+        CHECK(has_error(errors, "badcaps.container:5: NoNewPrivileges=: invalid boolean 'perhaps'"));
+        CHECK(c->caps_add == 0); /* refused whole, never half-applied */
+        unit_config_free(c);
+        strv_free(errors);
 }
 
 static void test_limit_errors(void) {
@@ -199,6 +223,7 @@ int main(void) {
         test_defaults();
         test_environment_reset();
         test_limit_errors();
+        test_capabilities();
         test_errors();
         test_limits();
         char cmd[128];
