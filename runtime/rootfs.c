@@ -9,6 +9,7 @@
  *   └── root           overlay of the read-only rootfs → becomes "/" after pivot_root
  */
 #include <fcntl.h>
+#include <sched.h>
 #include <stdio.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
@@ -130,6 +131,14 @@ void rootfs_setup(const ContainerSpec *spec, int fd) {
         snprintf(p, sizeof p, "%s/sys", root);
         mount_or_fail(fd, STAGE_SYS, "sysfs", p, "sysfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL,
                       NULL);
+
+        /* Its own cgroup, read-only: in a new cgroup namespace born inside the unit's cgroup,
+         * cgroup2 shows that cgroup as the root, and nothing above it. */
+        if (spec->namespaces & CLONE_NEWCGROUP) {
+                snprintf(p, sizeof p, "%s/sys/fs/cgroup", root);
+                mount_or_fail(fd, STAGE_SYS, "cgroup2", p, "cgroup2", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL,
+                              NULL);
+        }
 
         setup_dev(fd, root);
         mask_paths(fd, root); /* after /dev: files are masked with its null */

@@ -115,7 +115,7 @@ static UnitState act_spawn(Unit *u) {
                         .cpu_period_us = 100000,
                 },
                 .no_new_privileges = u->config->no_new_privileges,
-                .namespaces = CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC,
+                .namespaces = CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWCGROUP,
                 .cgroup_path = u->cgroup_path,
                 .state_dir = u->state_dir,
                 .stdio = { -1, u->output_wfd >= 0 ? u->output_wfd : STDOUT_FILENO,

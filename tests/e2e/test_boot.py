@@ -169,6 +169,19 @@ def test_masked_and_readonly_paths(vm):
     assert vm.check(enter + " 'cat /proc/1/comm'").strip() == "sh"
 
 
+def test_cgroup_namespace(vm):
+    """The container has its own cgroup namespace, and its /sys/fs/cgroup is its own cgroup,
+    read-only."""
+    pid = vm.status_table()["worker"]["pid"]
+    assert vm.check(f"readlink /proc/{pid}/ns/cgroup") != vm.check("readlink /proc/1/ns/cgroup")
+    enter = f"nsenter -t {pid} -m -r sh -c"
+    # The mount's root is the unit's cgroup: its procs are the worker's (host pids here).
+    assert str(pid) in vm.check(enter + " 'cat /sys/fs/cgroup/cgroup.procs'").split()
+    assert "keel" not in vm.check(enter + " 'ls /sys/fs/cgroup'").split()  # nothing above it
+    status, out = vm.run(enter + " 'mkdir /sys/fs/cgroup/escape'")
+    assert status != 0 and "Read-only file system" in out, out
+
+
 def test_poweroff_is_clean(vm):
     line = vm.poweroff()
     assert re.search(r"system down for poweroff \(clean: \d+ units stopped, \d+ leftover processes\)", line), line

@@ -260,3 +260,12 @@ def test_capability_keys(pid1):
     for cap in ("CapBnd", "CapPrm", "CapEff"):
         assert fields[cap].strip() == "0000000000000400", (cap, status)  # NET_BIND_SERVICE only
     assert fields["NoNewPrivs"].strip() == "0", status
+
+
+def test_cgroup_namespace(pid1):
+    rc, out = in_container(pid1, "sleeper", "mkdir /sys/fs/cgroup/escape")
+    assert "Read-only file system" in out, out
+    rc, out = pid1.enter("/bin/initctl", "status")
+    pid = next(l.split()[2] for l in out.splitlines() if l.startswith("sleeper"))
+    rc, out = pid1.enter("/bin/cat", f"/proc/{pid}/cgroup")
+    assert out.strip().endswith("/keel/sleeper"), out  # as seen from outside: born in its cgroup
