@@ -26,11 +26,16 @@ int runtime_cgroup_remove(const char *path) {
         return 0;
 }
 
-int runtime_cgroup_read_u64(const char *path, const char *attr, uint64_t *ret) {
+/* Reads one attribute file of the cgroup at path; cgroupfs files are small. */
+static int cgroup_read(const char *path, const char *attr, char **ret) {
         char p[512];
-        _cleanup_free_ char *buf = NULL;
         snprintf(p, sizeof p, "%s/%s", path, attr);
-        int r = read_file(p, 4096, &buf, NULL);
+        return read_file(p, 8192, ret, NULL);
+}
+
+int runtime_cgroup_read_u64(const char *path, const char *attr, uint64_t *ret) {
+        _cleanup_free_ char *buf = NULL;
+        int r = cgroup_read(path, attr, &buf);
         if (r < 0)
                 return r;
         if (strncmp(buf, "max", 3) == 0) {
@@ -47,10 +52,8 @@ int runtime_cgroup_read_u64(const char *path, const char *attr, uint64_t *ret) {
 }
 
 int runtime_cgroup_read_key(const char *path, const char *attr, const char *key, uint64_t *ret) {
-        char p[512];
         _cleanup_free_ char *buf = NULL;
-        snprintf(p, sizeof p, "%s/%s", path, attr);
-        int r = read_file(p, 8192, &buf, NULL);
+        int r = cgroup_read(path, attr, &buf);
         if (r < 0)
                 return r;
         size_t kl = strlen(key);

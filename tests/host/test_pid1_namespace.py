@@ -103,6 +103,18 @@ class Pid1:
         return p.returncode, p.stdout + p.stderr
 
 
+def unit_pid(pid1, unit):
+    """The unit's main pid (as PID 1's namespace sees it), from `initctl status`."""
+    rc, out = pid1.enter("/bin/initctl", "status")
+    return next(l.split()[2] for l in out.splitlines() if l.split() and l.split()[0] == unit)
+
+
+def proc_status(pid1, unit):
+    """/proc/PID/status of the unit's main process as a dict, and the raw text."""
+    rc, status = pid1.enter("/bin/cat", f"/proc/{unit_pid(pid1, unit)}/status")
+    return {k: v.strip() for k, v in (l.split(":\t", 1) for l in status.splitlines() if ":\t" in l)}, status
+
+
 @pytest.fixture
 def pid1(image_root):
     p = Pid1(image_root)
@@ -135,11 +147,8 @@ def test_units_run_restart_and_report(pid1):
 
 
 def test_container_is_pid1_of_its_namespace(pid1):
-    rc, out = pid1.enter("/bin/initctl", "status")
-    pid = next(l.split()[2] for l in out.splitlines() if l.startswith("sleeper"))
-    rc, status = pid1.enter("/bin/cat", f"/proc/{pid}/status")
-    nspid = next(l for l in status.splitlines() if l.startswith("NSpid:")).split()
-    assert nspid[-1] == "1", status
+    fields, status = proc_status(pid1, "sleeper")
+    assert fields["NSpid"].split()[-1] == "1", status
 
 
 def test_orphans_are_reaped(pid1):
@@ -216,24 +225,20 @@ DOCKER_CAPS = "00000000a80425fb"  # CHOWN DAC_OVERRIDE FSETID FOWNER MKNOD NET_R
 
 
 def test_container_privileges(pid1):
-    rc, out = pid1.enter("/bin/initctl", "status")
-    pid = next(l.split()[2] for l in out.splitlines() if l.startswith("sleeper"))
-    rc, status = pid1.enter("/bin/cat", f"/proc/{pid}/status")
-    fields = dict(l.split(":\t", 1) for l in status.splitlines() if ":\t" in l)
+    fields, status = proc_status(pid1, "sleeper")
     for cap in ("CapBnd", "CapPrm", "CapEff"):
-        assert fields[cap].strip() == DOCKER_CAPS, (cap, status)
-    assert fields["CapInh"].strip() == "0" * 16, status  # CVE-2022-24769
-    assert fields["CapAmb"].strip() == "0" * 16, status
-    assert fields["NoNewPrivs"].strip() == "1", status
+        assert fields[cap] == DOCKER_CAPS, (cap, status)
+    assert fields["CapInh"] == "0" * 16, status  # CVE-2022-24769
+    assert fields["CapAmb"] == "0" * 16, status
+    assert fields["NoNewPrivs"] == "1", status
     # Only stdin, stdout and stderr reach the container.
-    rc, fds = pid1.enter("/bin/ls", f"/proc/{pid}/fd")
+    rc, fds = pid1.enter("/bin/ls", f"/proc/{unit_pid(pid1, 'sleeper')}/fd")
     assert sorted(fds.split()) == ["0", "1", "2"], fds
 
 
 def in_container(pid1, unit, script):
     """Runs a shell script inside unit's container: its mount namespace and root."""
-    rc, out = pid1.enter("/bin/initctl", "status")
-    pid = next(l.split()[2] for l in out.splitlines() if l.startswith(unit))
+    pid = unit_pid(pid1, unit)
     return pid1.enter("/usr/bin/nsenter", "-t", pid, "-m", "-r", "/bin/sh", "-c", script)
 
 
@@ -253,19 +258,14 @@ def test_masked_and_readonly_paths(pid1):
 
 
 def test_capability_keys(pid1):
-    rc, out = pid1.enter("/bin/initctl", "status")
-    pid = next(l.split()[2] for l in out.splitlines() if l.startswith("capper"))
-    rc, status = pid1.enter("/bin/cat", f"/proc/{pid}/status")
-    fields = dict(l.split(":\t", 1) for l in status.splitlines() if ":\t" in l)
+    fields, status = proc_status(pid1, "capper")
     for cap in ("CapBnd", "CapPrm", "CapEff"):
-        assert fields[cap].strip() == "0000000000000400", (cap, status)  # NET_BIND_SERVICE only
-    assert fields["NoNewPrivs"].strip() == "0", status
+        assert fields[cap] == "0000000000000400", (cap, status)  # NET_BIND_SERVICE only
+    assert fields["NoNewPrivs"] == "0", status
 
 
 def test_cgroup_namespace(pid1):
     rc, out = in_container(pid1, "sleeper", "mkdir /sys/fs/cgroup/escape")
     assert "Read-only file system" in out, out
-    rc, out = pid1.enter("/bin/initctl", "status")
-    pid = next(l.split()[2] for l in out.splitlines() if l.startswith("sleeper"))
-    rc, out = pid1.enter("/bin/cat", f"/proc/{pid}/cgroup")
+    rc, out = pid1.enter("/bin/cat", f"/proc/{unit_pid(pid1, 'sleeper')}/cgroup")
     assert out.strip().endswith("/keel/sleeper"), out  # as seen from outside: born in its cgroup
