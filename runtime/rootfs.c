@@ -109,6 +109,23 @@ static void mask_paths(int fd, const char *root) {
         }
 }
 
+/* ReadOnly=: the root's mount becomes read-only (its submounts, /dev, /proc…, keep their own
+ * flags). Like Podman's --read-only-tmpfs default, the places programs expect to write get
+ * a fresh tmpfs. */
+static void make_root_readonly(int fd, const char *root) {
+        static const char *const writable[] = { "tmp", "var/tmp", "run" };
+        char p[700];
+        for (size_t i = 0; i < ELEMENTSOF(writable); i++) {
+                snprintf(p, sizeof p, "%s/%s", root, writable[i]);
+                if (access(p, F_OK) < 0)
+                        continue;
+                mount_or_fail(fd, STAGE_ROOTFS, "tmpfs", p, "tmpfs", MS_NOSUID | MS_NODEV,
+                              i == 2 ? "mode=0755" : "mode=1777", NULL);
+        }
+        if (mount(NULL, root, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY, NULL) < 0)
+                child_fail(fd, STAGE_ROOTFS, errno, "make %s read-only", root);
+}
+
 void rootfs_setup(const ContainerSpec *spec, int fd) {
         const char *state = spec->state_dir;
         char root[512], opts[1200], p[600];
@@ -142,6 +159,9 @@ void rootfs_setup(const ContainerSpec *spec, int fd) {
 
         setup_dev(fd, root);
         mask_paths(fd, root); /* after /dev: files are masked with its null */
+
+        if (spec->root.readonly)
+                make_root_readonly(fd, root);
 
         /* pivot_root(".", ".") stacks the old root under the new one; detaching it leaves
          * only the container's tree. This is why PID 1 moved off the initramfs: rootfs

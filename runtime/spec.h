@@ -22,6 +22,7 @@ typedef struct ContainerSpec {
 
         struct {
                 const char *path; /* read-only lower layer; an overlay with a tmpfs upper goes on top */
+                bool readonly;     /* the overlay root is remounted read-only; /tmp, /var/tmp, /run get a tmpfs */
         } root;
 
         const char *hostname;

@@ -102,8 +102,8 @@ static UnitState act_spawn(Unit *u) {
 
         ContainerSpec spec = {
                 .name = u->name,
-                .process = { .args = u->config->exec, .env = env, .cwd = "/" },
-                .root = { .path = u->config->rootfs },
+                .process = { .args = u->config->exec, .env = env, .cwd = u->config->working_dir ?: "/" },
+                .root = { .path = u->config->rootfs, .readonly = u->config->read_only },
                 .hostname = u->config->hostname,
                 /* Docker's order: drops first, then adds (DropCapability=ALL + AddCapability=X → X) */
                 .capabilities = (CAPS_DEFAULT & ~u->config->caps_drop) | u->config->caps_add,

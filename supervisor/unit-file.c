@@ -250,6 +250,8 @@ static const UnitKey unit_keys[] = {
         { "Container", "AddCapability", key_capabilities, FIELD(caps_add) },
         { "Container", "DropCapability", key_capabilities, FIELD(caps_drop) },
         { "Container", "NoNewPrivileges", key_boolean, FIELD(no_new_privileges) },
+        { "Container", "ReadOnly", key_boolean, FIELD(read_only) },
+        { "Container", "WorkingDir", key_path, FIELD(working_dir) },
         { "Service", "Restart", key_restart, FIELD(restart) },
         { "Service", "RestartSec", key_timespan, FIELD(restart_usec) },
         { "Service", "KillSignal", key_signal, FIELD(kill_signal) },
@@ -457,6 +459,7 @@ UnitConfig *unit_config_free(UnitConfig *c) {
         strv_free(c->exec);
         strv_free(c->environment);
         free(c->hostname);
+        free(c->working_dir);
         free(c);
         return NULL;
 }

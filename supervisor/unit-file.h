@@ -29,6 +29,8 @@ typedef struct UnitConfig {
         uint64_t caps_add;          /* [Container] AddCapability=, a mask */
         uint64_t caps_drop;         /* [Container] DropCapability=, a mask (ALL: every bit) */
         bool no_new_privileges;     /* [Container] NoNewPrivileges= (default yes) */
+        bool read_only;             /* [Container] ReadOnly= */
+        char *working_dir;          /* [Container] WorkingDir= (default /) */
 } UnitConfig;
 
 /* Caps so that no file can exhaust PID 1. */

@@ -28,6 +28,17 @@ DropCapability=ALL
 AddCapability=NET_BIND_SERVICE
 NoNewPrivileges=no
 """,
+    "ro": """[Container]
+Rootfs=/usr/share/keel/rootfs/busybox
+ReadOnly=yes
+WorkingDir=/tmp
+Exec=/bin/sh -c 'trap "exit 0" TERM; echo cwd=$(pwd); touch /x; touch /tmp/t && echo tmp-writable; while :; do sleep 1 & wait $!; done'
+""",
+    "badcwd": """[Container]
+Rootfs=/usr/share/keel/rootfs/busybox
+WorkingDir=/nope
+Exec=/bin/true
+""",
     "crash": """[Container]
 Rootfs=/usr/share/keel/rootfs/busybox
 Exec=/bin/sh -c 'echo crashing; exit 3'
@@ -269,3 +280,10 @@ def test_cgroup_namespace(pid1):
     assert "Read-only file system" in out, out
     rc, out = pid1.enter("/bin/cat", f"/proc/{unit_pid(pid1, 'sleeper')}/cgroup")
     assert out.strip().endswith("/keel/sleeper"), out  # as seen from outside: born in its cgroup
+
+
+def test_read_only_root_and_working_dir(pid1):
+    pid1.wait_for(r"ro\| cwd=/tmp$")
+    pid1.wait_for(r"ro\| touch: /x: Read-only file system")
+    pid1.wait_for(r"ro\| tmp-writable")
+    pid1.wait_for(r"badcwd: spawn failed: chdir /nope: No such file or directory")

@@ -100,13 +100,15 @@ static void test_defaults(void) {
 static void test_capabilities(void) {
         const char *p = write_unit("caps", "[Container]\nRootfs=/r\nExec=true\n"
                                            "AddCapability=NET_ADMIN cap_sys_time\nAddCapability=Sys_Admin\n"
-                                           "DropCapability=ALL\nNoNewPrivileges=no\n");
+                                           "DropCapability=ALL\nNoNewPrivileges=no\nReadOnly=yes\nWorkingDir=/srv\n");
         UnitConfig *c = NULL;
         char **errors = NULL;
         CHECK(unit_file_load(p, "caps", &c, &errors) == 0 && !errors);
         CHECK(c->caps_add == ((1ull << 12) | (1ull << 25) | (1ull << 21))); /* NET_ADMIN SYS_TIME SYS_ADMIN */
         CHECK(c->caps_drop == UINT64_MAX);
         CHECK(!c->no_new_privileges);
+        CHECK(c->read_only);
+        CHECK_STR(c->working_dir, "/srv");
         unit_config_free(c);
 
         p = write_unit("badcaps", "[Container]\nRootfs=/r\nExec=true\nAddCapability=NET_ADMIN FLY\n"
