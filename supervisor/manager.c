@@ -290,10 +290,14 @@ static void unit_status(LoopSource *s, uint32_t events) {
 static void emit_line(Unit *u, const char *line, size_t len) {
         char buf[sizeof u->line + 80];
         int n = snprintf(buf, sizeof buf, "%s| %.*s\n", u->name, (int) len, line);
-        int fd = u->manager->cfg.output_fd;
-        /* The console is slow (115200 baud) and non-blocking here: a container that writes
-         * flat out loses lines, never stalls PID 1. */
-        if (n > 0 && write(fd, buf, (size_t) MIN((size_t) n, sizeof buf - 1)) < 0)
+        if (n <= 0)
+                return;
+        size_t l = MIN((size_t) n, sizeof buf - 1);
+        Manager *m = u->manager;
+        /* The console is slow (115200 baud): lines wait in a bounded queue, so a container
+         * that writes flat out loses lines — counted — and never stalls PID 1. */
+        bool ok = m->output_queued ? outq_write(&m->output, buf, l) : write(m->cfg.output_fd, buf, l) == (ssize_t) l;
+        if (!ok)
                 u->dropped += (uint64_t) len + 1;
 }
 
@@ -323,8 +327,14 @@ static void unit_output(LoopSource *s, uint32_t events) {
 
 Manager *manager_new(const ManagerConfig *cfg) {
         Manager *m = calloc(1, sizeof *m);
-        if (m)
-                m->cfg = *cfg;
+        if (!m)
+                return NULL;
+        m->cfg = *cfg;
+        /* Only a non-blocking fd needs the queue; a blocking one (tests' stdout) is written
+         * directly. */
+        int fl = fcntl(cfg->output_fd, F_GETFL);
+        if (fl >= 0 && (fl & O_NONBLOCK) && outq_init(&m->output, cfg->output_fd, 64 * 1024) >= 0)
+                m->output_queued = true;
         return m;
 }
 

@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 
 #include "loop.h"
+#include "outq.h"
 #include "unit-file.h"
 
 /* A unit's life. Every change goes through the transition table in manager.c. */
@@ -85,6 +86,8 @@ typedef struct ManagerConfig {
 
 struct Manager {
         ManagerConfig cfg;
+        OutQueue output; /* container output on its way to cfg.output_fd */
+        bool output_queued;
         Unit **units;
         size_t n_units;
         bool booting;

@@ -9,6 +9,11 @@ from keelvm import booted
 BUSYBOX = "/usr/share/keel/rootfs/busybox"
 
 UNITS = {
+    # A burst larger than the tty's 4 KiB buffer at boot: queued by PID 1, not dropped.
+    "burst": f"""[Container]
+Rootfs={BUSYBOX}
+Exec=/bin/sh -c 'trap "exit 0" TERM; i=0; while [ $i -lt 400 ]; do echo "burst-line-$i"; i=$((i+1)); done; while :; do sleep 1 & wait $!; done'
+""",
     # tail keeps the last "line" of /dev/zero, which never ends: memory grows until the OOM
     # killer takes the container's PID 1.
     "hog": f"""[Container]
@@ -61,6 +66,13 @@ def test_tasks_max_stops_a_fork_storm(lvm):
     assert "forker| forks-done" not in lvm.console
     table = lvm.status_table()  # PID 1 and the other units carry on
     assert table["forker"]["state"] == "failed" and table["limited"]["state"] == "running", table
+
+
+def test_output_burst_is_not_lost(lvm):
+    lvm.wait_console(r"burst\| burst-line-399\n", timeout=90)
+    got = [int(n) for n in __import__("re").findall(r"burst\| burst-line-(\d+)\n", lvm.console)]
+    assert got == list(range(400)), f"missing lines: {sorted(set(range(400)) - set(got))[:20]}"
+    assert "dropped" not in lvm.check("initctl status burst")
 
 
 def test_units_without_limits_have_none(vm):
