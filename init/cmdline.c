@@ -10,6 +10,7 @@ void cmdline_defaults(KeelOptions *o) {
         *o = (KeelOptions){ .shell = true };
         snprintf(o->units_dir, sizeof o->units_dir, "/etc/keel/units");
         snprintf(o->hostname, sizeof o->hostname, "keel");
+        o->ready_timeout_usec = 30 * 1000000ull;
 }
 
 static void apply(KeelOptions *o, const char *key, const char *value, void (*warn)(const char *)) {
@@ -40,6 +41,14 @@ static void apply(KeelOptions *o, const char *key, const char *value, void (*war
                         snprintf(o->hostname, sizeof o->hostname, "%s", value);
                 else {
                         snprintf(msg, sizeof msg, "keel.hostname: want 1 to 64 characters");
+                        warn(msg);
+                }
+        } else if (streq(key, "keel.ready_timeout")) {
+                uint64_t t;
+                if (value && parse_timespan(value, &t) >= 0 && t > 0)
+                        o->ready_timeout_usec = t;
+                else {
+                        snprintf(msg, sizeof msg, "keel.ready_timeout=%s: want a time span such as 30s", value ? value : "");
                         warn(msg);
                 }
         } else if (strncmp(key, "keel.", 5) == 0) {

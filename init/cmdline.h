@@ -2,6 +2,7 @@
 #pragma once
 
 #include <stdbool.h>
+#include <stdint.h>
 
 /* keel.* options on the kernel command line (../shared/DESIGN.md). */
 typedef struct KeelOptions {
@@ -9,6 +10,7 @@ typedef struct KeelOptions {
         bool debug;          /* keel.debug: debug messages */
         char units_dir[256]; /* keel.units=DIR: the baked unit directory (default /etc/keel/units) */
         char hostname[65];   /* keel.hostname=NAME (default keel) */
+        uint64_t ready_timeout_usec; /* keel.ready_timeout=SPAN: longest wait for units to exec at boot */
 } KeelOptions;
 
 void cmdline_defaults(KeelOptions *o);

@@ -282,6 +282,7 @@ int main(int argc, char **argv) {
                 .cgroup_root = "/sys/fs/cgroup/keel",
                 .state_root = "/run/keel",
                 .output_fd = console_nb >= 0 ? console_nb : STDOUT_FILENO,
+                .boot_timeout_usec = options.ready_timeout_usec,
                 .on_settled = on_settled,
                 .on_all_stopped = on_all_stopped,
         };

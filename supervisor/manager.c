@@ -241,6 +241,8 @@ static bool any_unit_in(Manager *m, UnitState a, UnitState b, UnitState c) {
         return false;
 }
 
+static void settle(Manager *m);
+
 static int unit_dispatch(Unit *u, UnitEvent ev) {
         Action a = actions[u->state][ev];
         if (!a)
@@ -252,11 +254,8 @@ static int unit_dispatch(Unit *u, UnitEvent ev) {
                 u->state_since = now_usec();
         }
         Manager *m = u->manager;
-        if (m->booting && !any_unit_in(m, UNIT_STARTING, UNIT_STARTING, UNIT_STARTING)) {
-                m->booting = false;
-                if (m->cfg.on_settled)
-                        m->cfg.on_settled(m);
-        }
+        if (m->booting && !any_unit_in(m, UNIT_STARTING, UNIT_STARTING, UNIT_STARTING))
+                settle(m);
         if (m->shutting_down && !any_unit_in(m, UNIT_STARTING, UNIT_RUNNING, UNIT_STOPPING) &&
             m->cfg.on_all_stopped) {
                 void (*cb)(Manager *) = m->cfg.on_all_stopped;
@@ -431,15 +430,33 @@ int manager_load(Manager *m, const char *const *dirs) {
         return valid;
 }
 
+static void settle(Manager *m) {
+        if (!m->booting)
+                return;
+        m->booting = false;
+        loop_timer_disarm(&m->boot_timer);
+        if (m->cfg.on_settled)
+                m->cfg.on_settled(m);
+}
+
+static void boot_timeout(LoopTimer *t) {
+        Manager *m = t->userdata;
+        char span[32];
+        for (size_t i = 0; i < m->n_units; i++)
+                if (m->units[i]->state == UNIT_STARTING)
+                        log_warning("%s: still setting up after %s; not waiting for it any longer",
+                                    m->units[i]->name, format_timespan(span, sizeof span, m->cfg.boot_timeout_usec));
+        settle(m);
+}
+
 void manager_start_all(Manager *m) {
         m->booting = true;
+        m->boot_timer = (LoopTimer) { .handler = boot_timeout, .userdata = m };
+        loop_timer_arm(&m->boot_timer, now_usec() + (m->cfg.boot_timeout_usec ?: 30 * USEC_PER_SEC));
         for (size_t i = 0; i < m->n_units; i++)
                 unit_dispatch(m->units[i], EV_START);
-        if (m->booting && !any_unit_in(m, UNIT_STARTING, UNIT_STARTING, UNIT_STARTING)) {
-                m->booting = false;
-                if (m->cfg.on_settled)
-                        m->cfg.on_settled(m);
-        }
+        if (m->booting && !any_unit_in(m, UNIT_STARTING, UNIT_STARTING, UNIT_STARTING))
+                settle(m);
 }
 
 void manager_stop_all(Manager *m) {

@@ -80,6 +80,7 @@ typedef struct ManagerConfig {
         const char *cgroup_root;            /* e.g. /sys/fs/cgroup/keel; NULL: no cgroups (host tests) */
         const char *state_root;             /* e.g. /run/keel */
         int output_fd;                      /* where container output lines go (non-blocking console) */
+        uint64_t boot_timeout_usec;  /* boot declares itself settled after this even if a unit hangs in setup */
         void (*on_settled)(Manager *m);     /* boot: no unit is STARTING any more */
         void (*on_all_stopped)(Manager *m); /* shutdown: every unit is down */
 } ManagerConfig;
@@ -91,6 +92,7 @@ struct Manager {
         Unit **units;
         size_t n_units;
         bool booting;
+        LoopTimer boot_timer; /* a unit stuck in setup must not hold back the shell for ever */
         bool shutting_down;
 };
 

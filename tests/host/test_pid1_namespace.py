@@ -58,10 +58,10 @@ Exec=/bin/nope
 
 
 class Pid1:
-    def __init__(self, root):
-        for name, text in UNITS.items():
+    def __init__(self, root, units=None, cmdline=""):
+        for name, text in (UNITS if units is None else units).items():
             (root / f"etc/keel/units/{name}.container").write_text(text)
-        env = {"container": "keel-test", "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"}
+        env = {"container": "keel-test", "PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "KEEL_CMDLINE": cmdline}
         self.proc = subprocess.Popen(
             # The root must be a mount point, as on the real machine: pivot_root(2) and
             # mount propagation changes refuse a chroot into a plain directory.
@@ -126,16 +126,47 @@ def proc_status(pid1, unit):
     return {k: v.strip() for k, v in (l.split(":\t", 1) for l in status.splitlines() if ":\t" in l)}, status
 
 
-@pytest.fixture
-def pid1(image_root):
-    p = Pid1(image_root)
+# The host's cgroup v2 hierarchy, which PID 1 mounts again inside its namespace.
+HOST_CGROUP = "/sys/fs/cgroup/unified" if os.path.exists("/sys/fs/cgroup/unified/cgroup.procs") else "/sys/fs/cgroup"
+
+
+def remove_unit_cgroups():
+    """Units killed with their namespace leave their cgroups: remove them (best effort)."""
+    keel = os.path.join(HOST_CGROUP, "keel")
+    if os.path.isdir(keel):
+        for d in os.listdir(keel):
+            p = os.path.join(keel, d)
+            if os.path.isdir(p):
+                try:
+                    with open(os.path.join(p, "cgroup.freeze"), "w") as f:
+                        f.write("0")
+                    with open(os.path.join(p, "cgroup.kill"), "w") as f:
+                        f.write("1")
+                except OSError:
+                    pass
+                for _ in range(50):
+                    try:
+                        os.rmdir(p)
+                        break
+                    except OSError:
+                        time.sleep(0.1)
+
+
+def run_pid1(root, **kwargs):
+    p = Pid1(root, **kwargs)
     try:
-        p.wait_for(r"keel: ready:|ready: \d+ units", timeout=60)
+        p.wait_for(r"ready: \d+ units", timeout=60)
         yield p
     finally:
         if p.proc.poll() is None:
             p.proc.kill()
             p.proc.wait(timeout=10)
+        remove_unit_cgroups()
+
+
+@pytest.fixture
+def pid1(image_root):
+    yield from run_pid1(image_root)
 
 
 def test_units_run_restart_and_report(pid1):
@@ -287,3 +318,23 @@ def test_read_only_root_and_working_dir(pid1):
     pid1.wait_for(r"ro\| touch: /x: Read-only file system")
     pid1.wait_for(r"ro\| tmp-writable")
     pid1.wait_for(r"badcwd: spawn failed: chdir /nope: No such file or directory")
+
+
+def test_unit_stuck_in_setup_does_not_hold_back_boot(image_root):
+    # The unit's cgroup exists already and is frozen: its container is born frozen
+    # (CLONE_INTO_CGROUP) and never reaches exec.
+    stuck = os.path.join(HOST_CGROUP, "keel", "stuck")
+    os.makedirs(stuck, exist_ok=True)
+    with open(os.path.join(stuck, "cgroup.freeze"), "w") as f:
+        f.write("1")
+    units = {"stuck": UNITS["sleeper"], "fine": UNITS["sleeper"]}
+    gen = run_pid1(image_root, units=units, cmdline="keel.ready_timeout=2s")
+    p = next(gen)
+    try:
+        p.wait_for(r"stuck: still setting up after 2\.000s; not waiting for it any longer")
+        line = p.wait_for(r"ready: \d+ units")[0]
+        assert "1 units running" in line and "1 other" in line, line
+        rc, out = p.enter("/bin/initctl", "status")  # PID 1 answers; the stuck unit shows as such
+        assert re.search(r"^stuck +starting", out, re.M), out
+    finally:
+        gen.close()

@@ -13,6 +13,7 @@ int main(void) {
         KeelOptions o;
         cmdline_defaults(&o);
         CHECK(o.shell && !o.debug);
+        CHECK(o.ready_timeout_usec == 30000000);
         CHECK_STR(o.units_dir, "/etc/keel/units");
 
         cmdline_parse(
@@ -22,6 +23,8 @@ int main(void) {
         CHECK(o.debug);
         CHECK_STR(o.units_dir, "/mnt/u");
         CHECK(warnings == 0);
+        cmdline_parse("keel.ready_timeout=1min", &o, warn);
+        CHECK(o.ready_timeout_usec == 60000000);
 
         cmdline_parse("keel.hostname=\"box one\" keel.shell=maybe keel.units=relative keel.bogus=1", &o,
                       warn);
