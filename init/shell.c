@@ -43,8 +43,10 @@ static void spawn_shell(void) {
                 sigprocmask(SIG_SETMASK, &none, NULL);
                 setsid();
                 int fd = open(tty, O_RDWR | O_CLOEXEC);
-                if (fd < 0)
+                if (fd < 0) {
+                        log_error_errno(errno, "console shell: open %s: %m", tty);
                         _exit(1);
+                }
                 (void) ioctl(fd, TIOCSCTTY, 1);
                 for (int i = 0; i < 3; i++)
                         dup2(fd, i);
@@ -53,6 +55,9 @@ static void spawn_shell(void) {
                 char *envp[] = { "HOME=/root",     "TERM=vt100",    "PATH=/sbin:/bin:/usr/sbin:/usr/bin",
                                  "PS1=keel:\\w# ", "SHELL=/bin/sh", NULL };
                 execve("/bin/sh", argv, envp);
+                /* Say why on the console itself: it is the only place the user is looking. */
+                dprintf(STDERR_FILENO, "keel: cannot start the console shell /bin/sh: %s\n",
+                        strerror(errno));
                 _exit(127);
         }
         shell_pid = pid;

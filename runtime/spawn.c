@@ -181,7 +181,7 @@ int runtime_spawn(const ContainerSpec *spec, ContainerProcess *ret, SpawnError *
                 if (r < 0 || cgroup_fd < 0) {
                         char what[300];
                         snprintf(what, sizeof what, "create cgroup %s", spec->cgroup_path);
-                        fill_error(err, STAGE_CLONE, r < 0 ? -r : errno, what);
+                        fill_error(err, STAGE_CGROUP, r < 0 ? -r : errno, what);
                         return r < 0 ? r : negative_errno();
                 }
                 /* Limits before the child exists: it is born limited (CLONE_INTO_CGROUP). */
@@ -189,7 +189,7 @@ int runtime_spawn(const ContainerSpec *spec, ContainerProcess *ret, SpawnError *
                 r = runtime_cgroup_apply(spec, why, sizeof why);
                 if (r < 0) {
                         if (err) {
-                                *err = (SpawnError) { .stage = STAGE_CGROUP, .error = -r };
+                                *err = (SpawnError){ .stage = STAGE_CGROUP, .error = -r };
                                 snprintf(err->message, sizeof err->message, "%s", why);
                         }
                         return r;

@@ -232,16 +232,29 @@ static const Action actions[_UNIT_STATE_MAX][_UNIT_EVENT_MAX] = {
 };
 /* clang-format on */
 
-static bool any_unit_in(Manager *m, UnitState a, UnitState b, UnitState c) {
-        for (size_t i = 0; i < m->n_units; i++) {
-                UnitState s = m->units[i]->state;
-                if (s == a || s == b || s == c)
+#define STATE_BIT(s) (1u << (s))
+
+static bool any_unit_in(Manager *m, unsigned states) {
+        for (size_t i = 0; i < m->n_units; i++)
+                if (states & STATE_BIT(m->units[i]->state))
                         return true;
-        }
         return false;
 }
 
 static void settle(Manager *m);
+
+/* After any change: has boot settled (nothing STARTING), has shutdown finished (nothing
+ * alive)? Each milestone fires once. */
+static void check_milestones(Manager *m) {
+        if (m->booting && !any_unit_in(m, STATE_BIT(UNIT_STARTING)))
+                settle(m);
+        if (m->shutting_down && m->cfg.on_all_stopped &&
+            !any_unit_in(m, STATE_BIT(UNIT_STARTING) | STATE_BIT(UNIT_RUNNING) | STATE_BIT(UNIT_STOPPING))) {
+                void (*cb)(Manager *) = m->cfg.on_all_stopped;
+                m->cfg.on_all_stopped = NULL;
+                cb(m);
+        }
+}
 
 static int unit_dispatch(Unit *u, UnitEvent ev) {
         Action a = actions[u->state][ev];
@@ -253,15 +266,7 @@ static int unit_dispatch(Unit *u, UnitEvent ev) {
                 u->state = next;
                 u->state_since = now_usec();
         }
-        Manager *m = u->manager;
-        if (m->booting && !any_unit_in(m, UNIT_STARTING, UNIT_STARTING, UNIT_STARTING))
-                settle(m);
-        if (m->shutting_down && !any_unit_in(m, UNIT_STARTING, UNIT_RUNNING, UNIT_STOPPING) &&
-            m->cfg.on_all_stopped) {
-                void (*cb)(Manager *) = m->cfg.on_all_stopped;
-                m->cfg.on_all_stopped = NULL; /* once */
-                cb(m);
-        }
+        check_milestones(u->manager);
         return 0;
 }
 
@@ -295,7 +300,8 @@ static void emit_line(Unit *u, const char *line, size_t len) {
         Manager *m = u->manager;
         /* The console is slow (115200 baud): lines wait in a bounded queue, so a container
          * that writes flat out loses lines — counted — and never stalls PID 1. */
-        bool ok = m->output_queued ? outq_write(&m->output, buf, l) : write(m->cfg.output_fd, buf, l) == (ssize_t) l;
+        bool ok = m->output_queued ? outq_write(&m->output, buf, l)
+                                   : write(m->cfg.output_fd, buf, l) == (ssize_t) l;
         if (!ok)
                 u->dropped += (uint64_t) len + 1;
 }
@@ -395,8 +401,14 @@ int manager_load(Manager *m, const char *const *dirs) {
                 struct dirent *de;
                 while ((de = readdir(dir))) {
                         size_t l = strlen(de->d_name);
-                        if (l > 10 && streq(de->d_name + l - 10, ".container") && strv_length(files) < 4096)
-                                strv_push(&files, strdup(de->d_name));
+                        if (l <= 10 || !streq(de->d_name + l - 10, ".container") ||
+                            strv_length(files) >= 4096)
+                                continue;
+                        char *f = strdup(de->d_name);
+                        if (!f || strv_push(&files, f) < 0) { /* strv_push frees f on failure */
+                                closedir(dir);
+                                return log_error("out of memory listing %s", *d);
+                        }
                 }
                 closedir(dir);
                 if (!files)
@@ -445,29 +457,25 @@ static void boot_timeout(LoopTimer *t) {
         for (size_t i = 0; i < m->n_units; i++)
                 if (m->units[i]->state == UNIT_STARTING)
                         log_warning("%s: still setting up after %s; not waiting for it any longer",
-                                    m->units[i]->name, format_timespan(span, sizeof span, m->cfg.boot_timeout_usec));
+                                    m->units[i]->name,
+                                    format_timespan(span, sizeof span, m->cfg.boot_timeout_usec));
         settle(m);
 }
 
 void manager_start_all(Manager *m) {
         m->booting = true;
-        m->boot_timer = (LoopTimer) { .handler = boot_timeout, .userdata = m };
+        m->boot_timer = (LoopTimer){ .handler = boot_timeout, .userdata = m };
         loop_timer_arm(&m->boot_timer, now_usec() + (m->cfg.boot_timeout_usec ?: 30 * USEC_PER_SEC));
         for (size_t i = 0; i < m->n_units; i++)
                 unit_dispatch(m->units[i], EV_START);
-        if (m->booting && !any_unit_in(m, UNIT_STARTING, UNIT_STARTING, UNIT_STARTING))
-                settle(m);
+        check_milestones(m); /* no units at all */
 }
 
 void manager_stop_all(Manager *m) {
         m->shutting_down = true;
         for (size_t i = m->n_units; i > 0; i--)
                 unit_dispatch(m->units[i - 1], EV_STOP);
-        if (!any_unit_in(m, UNIT_STARTING, UNIT_RUNNING, UNIT_STOPPING) && m->cfg.on_all_stopped) {
-                void (*cb)(Manager *) = m->cfg.on_all_stopped;
-                m->cfg.on_all_stopped = NULL;
-                cb(m);
-        }
+        check_milestones(m); /* nothing was running */
 }
 
 int manager_start_unit(Manager *m, Unit *u) {
@@ -518,14 +526,18 @@ bool manager_child_exited(Manager *m, const siginfo_t *si) {
                 }
                 /* Read before the cgroup goes: an OOM kill is the reason people most need. */
                 uint64_t ooms = 0;
-                if (u->cgroup_path && runtime_cgroup_read_key(u->cgroup_path, "memory.events", "oom_kill", &ooms) >= 0)
+                if (u->cgroup_path &&
+                    runtime_cgroup_read_key(u->cgroup_path, "memory.events", "oom_kill", &ooms) >= 0)
                         e->oom = ooms > 0;
                 u->pid = 0;
                 u->pidfd = safe_close(u->pidfd);
                 /* The pid namespace died with its init, so the cgroup is empty or about to be. */
                 if (u->cgroup_path && runtime_cgroup_remove(u->cgroup_path) < 0) {
                         runtime_cgroup_kill(u->cgroup_path);
-                        runtime_cgroup_remove(u->cgroup_path);
+                        int r = runtime_cgroup_remove(u->cgroup_path);
+                        if (r < 0) /* reused by the next start; say so, it may hold stragglers */
+                                log_warning_errno(r, "%s: cannot remove cgroup %s: %m", u->name,
+                                                  u->cgroup_path);
                 }
                 unit_dispatch(u, EV_EXIT);
                 return true;
