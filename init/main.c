@@ -25,6 +25,7 @@
 #include "manager.h"
 #include "mount.h"
 #include "probe.h"
+#include "reaper.h"
 #include "shell.h"
 #include "system.h"
 #include "util.h"
@@ -215,6 +216,8 @@ static int tool_main(int argc, char **argv) {
 int main(int argc, char **argv) {
         if (initctl_is_my_name(argv[0]))
                 return initctl_main(argc, argv);
+        if (argc > 1 && streq(argv[1], "--init"))
+                return reaper_main(argc, argv);
 
         /* Before anything else: no signal may interrupt or kill PID 1. They arrive through
          * the signalfd, in the loop, one at a time. */

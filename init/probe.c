@@ -63,7 +63,22 @@ NS_PROBE(probe_utsns, CLONE_NEWUTS)
 NS_PROBE(probe_ipcns, CLONE_NEWIPC)
 NS_PROBE(probe_pidns, CLONE_NEWPID)
 NS_PROBE(probe_netns, CLONE_NEWNET)
-NS_PROBE(probe_userns, CLONE_NEWUSER)
+/* PID 1 runs chrooted (it left the initramfs that way), and the kernel refuses a new user
+ * namespace to a chrooted caller with EPERM. Containers ask after pivot_root, where it
+ * works; here the namespace's /proc entry tells whether the kernel has them at all. */
+static int do_userns(unsigned long unused) {
+        (void) unused;
+        if (unshare(CLONE_NEWUSER) == 0)
+                return 0;
+        if (errno == EPERM && access("/proc/self/ns/user", F_OK) == 0)
+                return 0;
+        return negative_errno();
+}
+
+static int probe_userns(const char *scratch) {
+        (void) scratch;
+        return in_child(do_userns, 0);
+}
 NS_PROBE(probe_cgroupns, CLONE_NEWCGROUP)
 
 static int probe_seccomp(const char *scratch) {

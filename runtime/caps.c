@@ -20,7 +20,7 @@ const uint64_t CAPS_DEFAULT = CAP(CAP_CHOWN) | CAP(CAP_DAC_OVERRIDE) | CAP(CAP_F
                               CAP(CAP_SETFCAP) | CAP(CAP_SETPCAP) | CAP(CAP_NET_BIND_SERVICE) |
                               CAP(CAP_SYS_CHROOT) | CAP(CAP_KILL) | CAP(CAP_AUDIT_WRITE);
 
-void caps_apply(const ContainerSpec *spec, int fd) {
+void caps_drop_bounding(const ContainerSpec *spec, int fd) {
         uint64_t keep = spec->capabilities;
         /* The kernel may know more capabilities than our headers: drop until it says EINVAL. */
         for (int c = 0; c < 64; c++) {
@@ -34,7 +34,13 @@ void caps_apply(const ContainerSpec *spec, int fd) {
         }
         if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
                 child_fail(fd, STAGE_CAPS, errno, "clear ambient capabilities");
+}
 
+void caps_apply(const ContainerSpec *spec, int fd, uid_t uid) {
+        /* As for Docker: root gets the set; any other user starts with nothing permitted or
+         * effective (setresuid() already cleared them) and only the bounding set says what a
+         * setuid or file-capability binary could regain, which no_new_privs forbids too. */
+        uint64_t keep = uid == 0 ? spec->capabilities : 0;
         struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
         struct __user_cap_data_struct data[2] = { 0 };
         data[0].permitted = data[0].effective = (uint32_t) keep;

@@ -69,19 +69,30 @@ int runtime_cgroup_read_key(const char *path, const char *attr, const char *key,
  * kernel without it) still runs containers that ask for no limit. On failure err names the
  * file, the value and the error. */
 int runtime_cgroup_apply(const ContainerSpec *spec, char *err, size_t errlen) {
-        char mem[32], pids[32], cpu[48];
-        snprintf(mem, sizeof mem, "%" PRIu64, spec->resources.memory_max);
-        snprintf(pids, sizeof pids, "%" PRIu64, spec->resources.pids_max);
-        snprintf(cpu, sizeof cpu, "%" PRIu64 " %" PRIu64, spec->resources.cpu_quota_us,
-                 spec->resources.cpu_period_us ?: 100000);
+        char mem[32], high[32], swap[32], pids[32], cpu[48], weight[16], io[24];
+        const typeof(spec->resources) *res = &spec->resources;
+        snprintf(mem, sizeof mem, "%" PRIu64, res->memory_max);
+        snprintf(high, sizeof high, "%" PRIu64, res->memory_high);
+        snprintf(swap, sizeof swap, "%" PRIu64, res->memory_swap_max);
+        snprintf(pids, sizeof pids, "%" PRIu64, res->pids_max);
+        snprintf(cpu, sizeof cpu, "%" PRIu64 " %" PRIu64, res->cpu_quota_us, res->cpu_period_us ?: 100000);
+        snprintf(weight, sizeof weight, "%" PRIu64, res->cpu_weight);
+        snprintf(io, sizeof io, "default %" PRIu64, res->io_weight);
+        /* clang-format off */
         const struct {
                 bool set;
-                const char *file, *value;
+                const char *file, *value, *controller;
         } limits[] = {
-                { spec->resources.memory_max != UINT64_MAX, "memory.max", mem },
-                { spec->resources.pids_max != UINT64_MAX, "pids.max", pids },
-                { spec->resources.cpu_quota_us != 0, "cpu.max", cpu },
+                { res->memory_max != UINT64_MAX,      "memory.max",      mem,    "memory" },
+                { res->memory_high != UINT64_MAX,     "memory.high",     high,   "memory" },
+                { res->memory_swap_max != UINT64_MAX, "memory.swap.max", swap,   "memory (and CONFIG_SWAP)" },
+                { res->pids_max != UINT64_MAX,        "pids.max",        pids,   "pids" },
+                { res->cpu_quota_us != 0,             "cpu.max",         cpu,    "cpu" },
+                { res->cpu_weight != 0,               "cpu.weight",      weight, "cpu" },
+                { res->io_weight != 0,                "io.weight",       io,     "io" },
+                { res->cpuset_cpus != NULL,           "cpuset.cpus",     res->cpuset_cpus, "cpuset" },
         };
+        /* clang-format on */
         for (size_t i = 0; i < ELEMENTSOF(limits); i++) {
                 if (!limits[i].set)
                         continue;
@@ -89,7 +100,9 @@ int runtime_cgroup_apply(const ContainerSpec *spec, char *err, size_t errlen) {
                 snprintf(p, sizeof p, "%s/%s", spec->cgroup_path, limits[i].file);
                 int r = write_file(p, limits[i].value);
                 if (r < 0) {
-                        snprintf(err, errlen, "write %s to %s: %s", limits[i].value, p, strerror(-r));
+                        snprintf(err, errlen, "write '%s' to %s: %s%s%s%s", limits[i].value, p, strerror(-r),
+                                 r == -ENOENT ? " (is the " : "", r == -ENOENT ? limits[i].controller : "",
+                                 r == -ENOENT ? " controller enabled?)" : "");
                         return r;
                 }
         }

@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
+#include <linux/magic.h>
 
 #include "child.h"
 
@@ -32,7 +33,7 @@ static void mount_or_fail(int fd, SpawnStage stage, const char *src, const char 
 }
 
 /* The minimal /dev every container gets: no host device is reachable through it. */
-static void setup_dev(int fd, const char *root) {
+static void setup_dev(int fd, int rootfd, const char *root) {
         static const struct {
                 const char *name;
                 unsigned major, minor;
@@ -49,9 +50,8 @@ static void setup_dev(int fd, const char *root) {
         };
         char dev[600], p[700];
         snprintf(dev, sizeof dev, "%s/dev", root);
-        mkdir_in(fd, root, "dev", 0755, STAGE_DEV);
-        mount_or_fail(fd, STAGE_DEV, "tmpfs", dev, "tmpfs", MS_NOSUID | MS_NOEXEC, "mode=755,size=64k",
-                      NULL);
+        mount_api_fs(fd, rootfd, STAGE_DEV, "/dev", "tmpfs", MS_NOSUID | MS_NOEXEC, "mode=755,size=64k",
+                     TMPFS_MAGIC);
         for (size_t i = 0; i < ELEMENTSOF(nodes); i++) {
                 snprintf(p, sizeof p, "%s/%s", dev, nodes[i].name);
                 if (mknod(p, S_IFCHR | 0666, makedev(nodes[i].major, nodes[i].minor)) < 0)
@@ -71,15 +71,20 @@ static void setup_dev(int fd, const char *root) {
         snprintf(p, sizeof p, "%s/shm", dev);
         mount_or_fail(fd, STAGE_DEV, "shm", p, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
                       "mode=1777,size=64m", NULL);
+        /* POSIX message queues of the container's own IPC namespace. */
+        mkdir_in(fd, dev, "mqueue", 01777, STAGE_DEV);
+        snprintf(p, sizeof p, "%s/mqueue", dev);
+        mount_or_fail(fd, STAGE_DEV, "mqueue", p, "mqueue", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL,
+                      " (is CONFIG_POSIX_MQUEUE set?)");
 }
 
 /* What runc, containerd and moby hide or freeze in every container: kernel memory, timers
  * and interrupts that leak host activity, keyrings, firmware; and the knobs of the host
  * kernel under /proc/sys and /proc/sysrq-trigger. */
 static const char *const masked_paths[] = {
-        "proc/acpi",        "proc/asound",    "proc/kcore",        "proc/keys",
+        "proc/acpi",          "proc/asound",     "proc/kcore",       "proc/keys",
         "proc/latency_stats", "proc/timer_list", "proc/timer_stats", "proc/sched_debug",
-        "proc/scsi",        "proc/interrupts", "sys/firmware",      "sys/devices/virtual/powercap",
+        "proc/scsi",          "proc/interrupts", "sys/firmware",     "sys/devices/virtual/powercap",
 };
 static const char *const readonly_paths[] = {
         "proc/bus", "proc/fs", "proc/irq", "proc/sys", "proc/sysrq-trigger",
@@ -93,9 +98,10 @@ static void mask_paths(int fd, const char *root) {
                 snprintf(p, sizeof p, "%s/%s", root, masked_paths[i]);
                 if (lstat(p, &st) < 0)
                         continue; /* not on this kernel: nothing to hide */
-                int r = S_ISDIR(st.st_mode) ? mount("tmpfs", p, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
-                                                    "size=0,mode=0555")
-                                            : mount(null, p, NULL, MS_BIND, NULL);
+                int r = S_ISDIR(st.st_mode)
+                                ? mount("tmpfs", p, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
+                                        "size=0,mode=0555")
+                                : mount(null, p, NULL, MS_BIND, NULL);
                 if (r < 0)
                         child_fail(fd, STAGE_PROC, errno, "mask %s", p);
         }
@@ -104,7 +110,8 @@ static void mask_paths(int fd, const char *root) {
                 if (access(p, F_OK) < 0)
                         continue;
                 if (mount(p, p, NULL, MS_BIND | MS_REC, NULL) < 0 ||
-                    mount(NULL, p, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
+                    mount(NULL, p, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
+                          NULL) < 0)
                         child_fail(fd, STAGE_PROC, errno, "make %s read-only", p);
         }
 }
@@ -112,15 +119,19 @@ static void mask_paths(int fd, const char *root) {
 /* ReadOnly=: the root's mount becomes read-only (its submounts, /dev, /proc…, keep their own
  * flags). Like Podman's --read-only-tmpfs default, the places programs expect to write get
  * a fresh tmpfs. */
-static void make_root_readonly(int fd, const char *root) {
-        static const char *const writable[] = { "tmp", "var/tmp", "run" };
-        char p[700];
+static void make_root_readonly(int fd, int rootfd, const char *root) {
+        static const char *const writable[] = { "/tmp", "/var/tmp", "/run" };
         for (size_t i = 0; i < ELEMENTSOF(writable); i++) {
-                snprintf(p, sizeof p, "%s/%s", root, writable[i]);
-                if (access(p, F_OK) < 0)
+                int dfd = mount_open_in_root(rootfd, writable[i], false, 0);
+                if (dfd == -ENOENT)
                         continue;
-                mount_or_fail(fd, STAGE_ROOTFS, "tmpfs", p, "tmpfs", MS_NOSUID | MS_NODEV,
-                              i == 2 ? "mode=0755" : "mode=1777", NULL);
+                if (dfd < 0)
+                        child_fail(fd, STAGE_ROOTFS, -dfd, "open %s in the container", writable[i]);
+                int r = mount_on_fd(dfd, "tmpfs", "tmpfs", MS_NOSUID | MS_NODEV,
+                                    i == 2 ? "mode=0755" : "mode=1777");
+                close(dfd);
+                if (r < 0)
+                        child_fail(fd, STAGE_ROOTFS, -r, "mount tmpfs on %s", writable[i]);
         }
         if (mount(NULL, root, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY, NULL) < 0)
                 child_fail(fd, STAGE_ROOTFS, errno, "make %s read-only", root);
@@ -128,7 +139,7 @@ static void make_root_readonly(int fd, const char *root) {
 
 void rootfs_setup(const ContainerSpec *spec, int fd) {
         const char *state = spec->state_dir;
-        char root[512], opts[1200], p[600];
+        char root[512], opts[1200];
 
         mount_or_fail(fd, STAGE_ROOTFS, "tmpfs", state, "tmpfs", MS_NOSUID | MS_NODEV, "mode=700", NULL);
         mkdir_in(fd, state, "upper", 0755, STAGE_ROOTFS);
@@ -140,28 +151,27 @@ void rootfs_setup(const ContainerSpec *spec, int fd) {
         mount_or_fail(fd, STAGE_OVERLAY, "overlay", root, "overlay", 0, opts,
                       " (is CONFIG_OVERLAY_FS set?)");
 
-        mkdir_in(fd, root, "proc", 0555, STAGE_PROC);
-        snprintf(p, sizeof p, "%s/proc", root);
-        mount_or_fail(fd, STAGE_PROC, "proc", p, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL, NULL);
-
-        mkdir_in(fd, root, "sys", 0555, STAGE_SYS);
-        snprintf(p, sizeof p, "%s/sys", root);
-        mount_or_fail(fd, STAGE_SYS, "sysfs", p, "sysfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL,
-                      NULL);
-
+        _cleanup_close_ int rootfd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (rootfd < 0)
+                child_fail(fd, STAGE_ROOTFS, errno, "open %s", root);
+        mount_api_fs(fd, rootfd, STAGE_PROC, "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL,
+                     PROC_SUPER_MAGIC);
+        mount_api_fs(fd, rootfd, STAGE_SYS, "/sys", "sysfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
+                     NULL, SYSFS_MAGIC);
         /* Its own cgroup, read-only: in a new cgroup namespace born inside the unit's cgroup,
          * cgroup2 shows that cgroup as the root, and nothing above it. */
-        if (spec->namespaces & CLONE_NEWCGROUP) {
-                snprintf(p, sizeof p, "%s/sys/fs/cgroup", root);
-                mount_or_fail(fd, STAGE_SYS, "cgroup2", p, "cgroup2", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL,
-                              NULL);
-        }
+        if (spec->namespaces & CLONE_NEWCGROUP)
+                mount_api_fs(fd, rootfd, STAGE_SYS, "/sys/fs/cgroup", "cgroup2",
+                             MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL, CGROUP2_SUPER_MAGIC);
 
-        setup_dev(fd, root);
+        setup_dev(fd, rootfd, root);
         mask_paths(fd, root); /* after /dev: files are masked with its null */
+        mounts_apply(spec, fd, rootfd);
+        if (spec->process.init)
+                mounts_bind_init(spec, fd, rootfd);
 
         if (spec->root.readonly)
-                make_root_readonly(fd, root);
+                make_root_readonly(fd, rootfd, root);
 
         /* pivot_root(".", ".") stacks the old root under the new one; detaching it leaves
          * only the container's tree. This is why PID 1 moved off the initramfs: rootfs

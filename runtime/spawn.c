@@ -23,15 +23,23 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 
+#include <net/if.h>
+#include <sys/ioctl.h>
+
 #include "child.h"
+#include "devices.h"
+#include "seccomp-program.h"
 #include "util.h"
 
 /* clang-format off */
 static const char *const stage_names[_STAGE_MAX] = {
-        [STAGE_CLONE] = "clone", [STAGE_CGROUP] = "cgroup",           [STAGE_SIGNALS] = "signals",  [STAGE_MOUNT_PRIVATE] = "mount-private",
-        [STAGE_ROOTFS] = "rootfs",         [STAGE_OVERLAY] = "overlay",  [STAGE_PROC] = "proc",
-        [STAGE_SYS] = "sys",               [STAGE_DEV] = "dev",          [STAGE_PIVOT_ROOT] = "pivot_root",
-        [STAGE_HOSTNAME] = "hostname",     [STAGE_STDIO] = "stdio",      [STAGE_CWD] = "cwd",          [STAGE_CAPS] = "capabilities",
+        [STAGE_CLONE] = "clone",           [STAGE_CGROUP] = "cgroup",       [STAGE_SIGNALS] = "signals",
+        [STAGE_MOUNT_PRIVATE] = "mount-private", [STAGE_ROOTFS] = "rootfs", [STAGE_OVERLAY] = "overlay",
+        [STAGE_PROC] = "proc",             [STAGE_SYS] = "sys",             [STAGE_DEV] = "dev",
+        [STAGE_MOUNTS] = "mounts",         [STAGE_INIT] = "init",           [STAGE_PIVOT_ROOT] = "pivot_root",
+        [STAGE_HOSTNAME] = "hostname",     [STAGE_NETWORK] = "network",     [STAGE_USERNS] = "userns",
+        [STAGE_STDIO] = "stdio",           [STAGE_USER] = "user",           [STAGE_RLIMITS] = "rlimits",
+        [STAGE_CWD] = "cwd",               [STAGE_SECCOMP] = "seccomp",     [STAGE_CAPS] = "capabilities",
         [STAGE_EXEC] = "exec",
 };
 /* clang-format on */
@@ -64,16 +72,16 @@ static void fill_error(SpawnError *e, SpawnStage stage, int err, const char *wha
 }
 
 /* execvpe() without allocation, resolving in the container's root (we have pivoted). */
-static _noreturn_ void child_exec(const ContainerSpec *spec, int fd) {
-        const char *cmd = spec->process.args[0];
+void child_exec(char *const *args, char *const *env, const char *where, int fd) {
+        const char *cmd = args[0];
         if (strchr(cmd, '/')) {
-                execve(cmd, spec->process.args, spec->process.env);
+                execve(cmd, args, env);
                 if (errno == ENOENT)
-                        child_fail(fd, STAGE_EXEC, 0, "%s: not found in rootfs %s", cmd, spec->root.path);
+                        child_fail(fd, STAGE_EXEC, 0, "%s: not found in %s", cmd, where);
                 child_fail(fd, STAGE_EXEC, errno, "exec %s", cmd);
         }
         const char *path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-        for (char *const *e = spec->process.env; e && *e; e++)
+        for (char *const *e = env; e && *e; e++)
                 if (strncmp(*e, "PATH=", 5) == 0)
                         path = *e + 5;
         int last = ENOENT;
@@ -82,20 +90,59 @@ static _noreturn_ void child_exec(const ContainerSpec *spec, int fd) {
                 char full[4096];
                 int n = snprintf(full, sizeof full, "%.*s/%s", (int) (colon - p), p, cmd);
                 if (n > 0 && (size_t) n < sizeof full) {
-                        execve(full, spec->process.args, spec->process.env);
+                        execve(full, args, env);
                         if (errno != ENOENT && errno != ENOTDIR)
                                 last = errno;
                 }
                 p = *colon ? colon + 1 : colon;
         }
         if (last == ENOENT)
-                child_fail(fd, STAGE_EXEC, 0, "%s: not found in rootfs %s (PATH=%s)", cmd, spec->root.path,
-                           path);
+                child_fail(fd, STAGE_EXEC, 0, "%s: not found in %s (PATH=%s)", cmd, where, path);
         child_fail(fd, STAGE_EXEC, last, "exec %s", cmd);
 }
 
-static _noreturn_ void child_main(const ContainerSpec *spec, int fd, int cgroup_fd) {
-        prctl(PR_SET_NAME, "keel-spawn");
+/* lo comes up in a new network namespace; nothing else exists there until networking
+ * attaches an interface. */
+static void child_loopback_up(int fd) {
+        int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        struct ifreq ifr = { .ifr_name = "lo" };
+        if (s < 0 || ioctl(s, SIOCGIFFLAGS, &ifr) < 0)
+                child_fail(fd, STAGE_NETWORK, errno, "lo: get flags");
+        ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
+        if (ioctl(s, SIOCSIFFLAGS, &ifr) < 0)
+                child_fail(fd, STAGE_NETWORK, errno, "lo: bring up");
+        close(s);
+}
+
+static void child_stdio(const ContainerSpec *spec, int fd) {
+        for (int i = 0; i < 3; i++) {
+                int src = spec->stdio[i];
+                if (src < 0) {
+                        src = open("/dev/null", O_RDWR | O_CLOEXEC);
+                        if (src < 0)
+                                child_fail(fd, STAGE_STDIO, errno, "open /dev/null");
+                }
+                if (src == i ? fcntl(i, F_SETFD, 0) < 0 : dup2(src, i) < 0)
+                        child_fail(fd, STAGE_STDIO, errno, "set up fd %d", i);
+        }
+}
+
+static void child_seccomp(const ContainerSpec *spec, int fd) {
+        int r = spec->seccomp ? seccomp_program_install(spec->seccomp) : 0;
+        if (r < 0)
+                child_fail(fd, STAGE_SECCOMP, -r, "install the seccomp filter");
+}
+
+/*
+ * The order matters: mounts need every privilege; the user lookup reads the container's
+ * /etc after pivot_root; rlimits may raise hard limits, which needs CAP_SYS_RESOURCE in the
+ * host's user namespace, so they come before UserNS=; the seccomp filter goes on while we
+ * still hold CAP_SYS_ADMIN, or last of all when no_new_privs allows it (then only execve
+ * must pass it); the uid switch comes after the bounding set is cut and before the final
+ * capset.
+ */
+static _noreturn_ void child_main(const ContainerSpec *spec, char *const *argv, int fd, int cgroup_fd) {
+        prctl(PR_SET_NAME, "keel:setup");
         /* PID 1 keeps every signal blocked; a container starts with none blocked and all default. */
         sigset_t none;
         sigemptyset(&none);
@@ -123,27 +170,47 @@ static _noreturn_ void child_main(const ContainerSpec *spec, int fd, int cgroup_
         if ((spec->namespaces & CLONE_NEWUTS) && spec->hostname &&
             sethostname(spec->hostname, strlen(spec->hostname)) < 0)
                 child_fail(fd, STAGE_HOSTNAME, errno, "sethostname %s", spec->hostname);
+        if (spec->namespaces & CLONE_NEWNET)
+                child_loopback_up(fd);
+        child_stdio(spec, fd);
 
-        for (int i = 0; i < 3; i++) {
-                int src = spec->stdio[i];
-                if (src < 0) {
-                        src = open("/dev/null", O_RDWR | O_CLOEXEC);
-                        if (src < 0)
-                                child_fail(fd, STAGE_STDIO, errno, "open /dev/null");
-                }
-                if (src == i ? fcntl(i, F_SETFD, 0) < 0 : dup2(src, i) < 0)
-                        child_fail(fd, STAGE_STDIO, errno, "set up fd %d", i);
-        }
-        const char *cwd = spec->process.cwd ? spec->process.cwd : "/";
-        if (chdir(cwd) < 0)
-                child_fail(fd, STAGE_CWD, errno, "chdir %s", cwd);
+        ChildUser user;
+        user_resolve(spec, fd, &user);
+        user_apply_rlimits(spec, fd);
+        if (spec->namespaces & CLONE_NEWUSER)
+                user_enter_userns(spec, fd);
+        mounts_chdir(spec, fd);
         umask(022);
-        caps_apply(spec, fd);
+
+        if (!spec->no_new_privileges)
+                child_seccomp(spec, fd);
+        caps_drop_bounding(spec, fd);
+        user_switch(spec, fd, &user);
+        caps_apply(spec, fd, user.uid);
+        if (spec->no_new_privileges)
+                child_seccomp(spec, fd);
+
         /* Only 0, 1 and 2 may reach the container (CVE-2024-21626 leaked a host directory fd).
-         * CLOEXEC rather than close: the status socket must live until execve() succeeds. */
+         * CLOEXEC rather than close: the status socket must live until execve() succeeds —
+         * or, with RunInit=, until the reaper has exec'd the command (it gets the socket). */
         if (syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
                 child_fail(fd, STAGE_EXEC, errno, "close_range");
-        child_exec(spec, fd);
+        if (spec->process.init && fcntl(fd, F_SETFD, 0) < 0)
+                child_fail(fd, STAGE_INIT, errno, "hand the status socket to the reaper");
+        char where[300];
+        snprintf(where, sizeof where, "rootfs %s", spec->root.path);
+        child_exec(argv, spec->process.env, where, fd);
+}
+
+void runtime_spec_init(ContainerSpec *spec) {
+        *spec = (ContainerSpec){
+                .devices_program = -1,
+                .resources = { .memory_max = UINT64_MAX,
+                               .memory_high = UINT64_MAX,
+                               .memory_swap_max = UINT64_MAX,
+                               .pids_max = UINT64_MAX },
+                .stdio = { -1, -1, -1 },
+        };
 }
 
 int runtime_spawn(const ContainerSpec *spec, ContainerProcess *ret, SpawnError *err) {
@@ -165,6 +232,26 @@ int runtime_spawn(const ContainerSpec *spec, ContainerProcess *ret, SpawnError *
                 fill_error(err, STAGE_EXEC, EINVAL, "empty command");
                 return -EINVAL;
         }
+        /* RunInit=: the reaper runs the command; it reports exec failures on the status
+         * socket itself, which it finds as fd 3. */
+        _cleanup_free_ char **init_argv = NULL;
+        char *const *argv = spec->process.args;
+        if (spec->process.init) {
+                size_t n = 0;
+                while (spec->process.args[n])
+                        n++;
+                init_argv = calloc(n + 5, sizeof(char *));
+                if (!init_argv) {
+                        fill_error(err, STAGE_INIT, ENOMEM, "reaper arguments");
+                        return -ENOMEM;
+                }
+                init_argv[0] = (char *) RUNTIME_INIT_PATH;
+                init_argv[1] = (char *) "--init";
+                init_argv[2] = NULL; /* the status fd number, filled in below */
+                init_argv[3] = (char *) "--";
+                memcpy(init_argv + 4, spec->process.args, n * sizeof(char *));
+                argv = init_argv;
+        }
         int r;
         if (spec->state_dir && (r = mkdir_p(spec->state_dir, 0700)) < 0) {
                 char what[300];
@@ -184,7 +271,15 @@ int runtime_spawn(const ContainerSpec *spec, ContainerProcess *ret, SpawnError *
                         fill_error(err, STAGE_CGROUP, r < 0 ? -r : errno, what);
                         return r < 0 ? r : negative_errno();
                 }
-                /* Limits before the child exists: it is born limited (CLONE_INTO_CGROUP). */
+                /* The device program and limits before the child exists: it is born
+                 * confined (CLONE_INTO_CGROUP). */
+                if (spec->devices_program >= 0 &&
+                    (r = devices_program_attach(spec->devices_program, cgroup_fd)) < 0) {
+                        char what[300];
+                        snprintf(what, sizeof what, "attach the device program to %s", spec->cgroup_path);
+                        fill_error(err, STAGE_CGROUP, -r, what);
+                        return r;
+                }
                 char why[400];
                 r = runtime_cgroup_apply(spec, why, sizeof why);
                 if (r < 0) {
@@ -204,7 +299,9 @@ int runtime_spawn(const ContainerSpec *spec, ContainerProcess *ret, SpawnError *
 
         int pidfd = -1;
         struct clone_args args = {
-                .flags = spec->namespaces | CLONE_PIDFD | (cgroup_fd >= 0 ? CLONE_INTO_CGROUP : 0),
+                /* The user namespace comes last, from the child itself (user.c). */
+                .flags = (spec->namespaces & ~(unsigned long) CLONE_NEWUSER) | CLONE_PIDFD |
+                         (cgroup_fd >= 0 ? CLONE_INTO_CGROUP : 0),
                 .pidfd = (uint64_t) (uintptr_t) &pidfd,
                 .exit_signal = SIGCHLD,
                 .cgroup = (uint64_t) (cgroup_fd >= 0 ? cgroup_fd : 0),
@@ -214,7 +311,8 @@ int runtime_spawn(const ContainerSpec *spec, ContainerProcess *ret, SpawnError *
         if (pid < 0 && (errno == ENOSYS || errno == E2BIG || (errno == EINVAL && cgroup_fd >= 0))) {
                 /* Older kernel: plain clone; the child joins its cgroup as its first act. */
                 fallback = true;
-                pid = syscall(SYS_clone, spec->namespaces | SIGCHLD, 0, 0, 0, 0);
+                pid = syscall(SYS_clone, (spec->namespaces & ~(unsigned long) CLONE_NEWUSER) | SIGCHLD, 0, 0,
+                              0, 0);
         }
         if (pid < 0) {
                 int e = errno;
@@ -225,7 +323,12 @@ int runtime_spawn(const ContainerSpec *spec, ContainerProcess *ret, SpawnError *
         }
         if (pid == 0) {
                 close(sv[0]);
-                child_main(spec, sv[1], fallback ? cgroup_fd : -1);
+                char fdnum[16];
+                if (init_argv) {
+                        snprintf(fdnum, sizeof fdnum, "%d", sv[1]);
+                        init_argv[2] = fdnum;
+                }
+                child_main(spec, argv, sv[1], fallback ? cgroup_fd : -1);
         }
         close(sv[1]);
         (void) fcntl(sv[0], F_SETFL, O_NONBLOCK);

@@ -11,32 +11,80 @@
  * linux.namespaces, linux.cgroupsPath) so that a config.json front end can fill it later.
  * The runtime knows nothing of units: the supervisor fills this in.
  */
+/* OCI mounts[]: a bind of a host path, or a tmpfs, at a destination resolved inside the
+ * container's root (a symlink in the image can never move it outside). */
+typedef struct MountSpec {
+        const char *source;      /* host path; NULL for a tmpfs */
+        const char *destination; /* absolute, inside the container */
+        bool readonly;
+        unsigned long flags; /* MS_NOSUID, MS_NODEV, MS_NOEXEC */
+        const char *options; /* tmpfs data, e.g. "size=64m,mode=1777"; NULL: defaults */
+} MountSpec;
+
+/* OCI process.rlimits[]. */
+typedef struct RlimitSpec {
+        int resource; /* RLIMIT_* */
+        uint64_t soft, hard;
+} RlimitSpec;
+
+typedef struct SeccompProgram SeccompProgram;
+
+/*
+ * A container spec, shaped after the OCI runtime-spec (process, root, hostname, mounts,
+ * linux.namespaces, linux.uidMappings, linux.resources, linux.seccomp, linux.cgroupsPath) so
+ * that a config.json front end can fill it later. The runtime knows nothing of units: the
+ * supervisor fills this in.
+ */
 typedef struct ContainerSpec {
         const char *name; /* for messages and process names */
 
         struct {
                 char *const *args; /* argv; args[0] is resolved in the container's PATH */
                 char *const *env;
-                const char *cwd; /* default "/" */
+                const char *cwd;   /* default "/"; must resolve inside the rootfs */
+                const char *user;  /* name or number, looked up in the container's /etc/passwd; NULL: 0 */
+                const char *group; /* name or number; NULL: the user's primary group */
+                char *const *extra_groups; /* names or numbers added to the user's groups */
+                const RlimitSpec *rlimits;
+                size_t n_rlimits;
+                /* A reaper (keel-init --init) runs as the container's PID 1, bind-mounted
+                 * read-only from init_path (default /sbin/init: keel's own binary, by its
+                 * path in the caller's root), and runs args as its child. */
+                bool init;
+                const char *init_path;
         } process;
 
         struct {
                 const char *path; /* read-only lower layer; an overlay with a tmpfs upper goes on top */
-                bool readonly;     /* the overlay root is remounted read-only; /tmp, /var/tmp, /run get a tmpfs */
+                bool readonly; /* the overlay root is remounted read-only; /tmp, /var/tmp, /run get a tmpfs
+                                */
         } root;
 
+        const MountSpec *mounts;
+        size_t n_mounts;
+
         const char *hostname;
-        uint64_t capabilities;   /* bounding = permitted = effective; inheritable, ambient empty */
+        uint64_t capabilities; /* bounding = permitted = effective; inheritable, ambient empty */
         bool no_new_privileges;
-        unsigned long namespaces; /* CLONE_NEW* flags */
-        const char *cgroup_path;  /* absolute, under /sys/fs/cgroup; NULL: stay in the caller's */
+        const SeccompProgram *seccomp; /* compiled by the caller once; NULL: unconfined */
+        unsigned long namespaces;      /* CLONE_NEW*; CLONE_NEWUSER means the mapping below */
         struct {
-                uint64_t memory_max; /* memory.max in bytes; UINT64_MAX: not set */
-                uint64_t pids_max;   /* pids.max; UINT64_MAX: not set */
+                uint32_t host_uid, host_gid, count; /* container 0..count-1 → host base.. */
+        } userns;
+        const char *cgroup_path; /* absolute, under /sys/fs/cgroup; NULL: stay in the caller's */
+        int devices_program;     /* a loaded BPF device program attached to the cgroup; -1: none */
+        struct {
+                uint64_t memory_max;                  /* memory.max in bytes; UINT64_MAX: not set */
+                uint64_t memory_high;                 /* memory.high */
+                uint64_t memory_swap_max;             /* memory.swap.max */
+                uint64_t pids_max;                    /* pids.max; UINT64_MAX: not set */
                 uint64_t cpu_quota_us, cpu_period_us; /* cpu.max; quota 0: not set */
-        } resources;               /* OCI linux.resources, written before the child is born */
-        const char *state_dir;    /* an empty directory the runtime may mount on (e.g. /run/keel/NAME) */
-        int stdio[3];             /* fds for 0, 1, 2; -1 is /dev/null */
+                uint64_t cpu_weight;                  /* cpu.weight 1..10000; 0: not set */
+                uint64_t io_weight;                   /* io.weight 1..10000; 0: not set */
+                const char *cpuset_cpus;              /* cpuset.cpus; NULL: not set */
+        } resources;           /* OCI linux.resources, written before the child is born */
+        const char *state_dir; /* an empty directory the runtime may mount on (e.g. /run/keel/NAME) */
+        int stdio[3];          /* fds for 0, 1, 2; -1 is /dev/null */
 } ContainerSpec;
 
 /* Setup stages the child reports on failure, in the order it runs them. */
@@ -50,10 +98,17 @@ typedef enum SpawnStage {
         STAGE_PROC,
         STAGE_SYS,
         STAGE_DEV,
+        STAGE_MOUNTS,
+        STAGE_INIT,
         STAGE_PIVOT_ROOT,
         STAGE_HOSTNAME,
+        STAGE_NETWORK,
+        STAGE_USERNS,
         STAGE_STDIO,
+        STAGE_USER,
+        STAGE_RLIMITS,
         STAGE_CWD,
+        STAGE_SECCOMP,
         STAGE_CAPS,
         STAGE_EXEC,
         _STAGE_MAX,
@@ -78,6 +133,9 @@ typedef struct ContainerProcess {
          * SpawnError means the named stage failed. Non-blocking: poll it from an event loop. */
         int status_fd;
 } ContainerProcess;
+
+/* Every limit unset, no device program, stdio on /dev/null: fill in the rest. */
+void runtime_spec_init(ContainerSpec *spec);
 
 /* Starts the container; returns once the child exists (not once it has exec'd). On -errno
  * the message in err says which step failed and nothing is left behind. */

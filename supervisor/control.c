@@ -15,6 +15,7 @@
 #include "control.h"
 #include "log.h"
 #include "spec.h"
+#include "unit-spec.h"
 #include "util.h"
 
 #define CONTROL_TIMEOUT (5 * USEC_PER_SEC)
@@ -101,6 +102,35 @@ static int status_table(Manager *m, Buf *out) {
         return 0;
 }
 
+/* What the unit's cgroup says now: memory, tasks, CPU time, throttling and OOM kills. */
+static void status_resources(Unit *u, Buf *out) {
+        const char *cg = u->cgroup_path;
+        uint64_t cur, max, v;
+        char a[32], b[32];
+        if (!cg || u->pid <= 0)
+                return;
+        if (runtime_cgroup_read_u64(cg, "memory.current", &cur) >= 0) {
+                buf_printf(out, "  Memory:   %s", format_bytes(a, sizeof a, cur));
+                if (runtime_cgroup_read_u64(cg, "memory.max", &max) >= 0 && max != UINT64_MAX)
+                        buf_printf(out, " (max %s)", format_bytes(b, sizeof b, max));
+                if (runtime_cgroup_read_key(cg, "memory.events", "oom_kill", &v) >= 0 && v > 0)
+                        buf_printf(out, ", %llu OOM kills", (unsigned long long) v);
+                buf_printf(out, "\n");
+        }
+        if (runtime_cgroup_read_u64(cg, "pids.current", &cur) >= 0) {
+                buf_printf(out, "  Tasks:    %llu", (unsigned long long) cur);
+                if (runtime_cgroup_read_u64(cg, "pids.max", &max) >= 0 && max != UINT64_MAX)
+                        buf_printf(out, " (max %llu)", (unsigned long long) max);
+                buf_printf(out, "\n");
+        }
+        if (runtime_cgroup_read_key(cg, "cpu.stat", "usage_usec", &v) >= 0) {
+                buf_printf(out, "  CPU:      %s", format_timespan(a, sizeof a, v));
+                if (runtime_cgroup_read_key(cg, "cpu.stat", "nr_throttled", &v) >= 0 && v > 0)
+                        buf_printf(out, " (throttled %llu times)", (unsigned long long) v);
+                buf_printf(out, "\n");
+        }
+}
+
 static int status_unit(Unit *u, Buf *out) {
         char t[32], since[32];
         format_timespan(since, sizeof since, now_usec() - u->state_since);
@@ -115,6 +145,14 @@ static int status_unit(Unit *u, Buf *out) {
                 for (char **a = u->config->exec; a && *a; a++)
                         buf_printf(out, " %s", *a);
                 buf_printf(out, "\n  Rootfs:   %s\n", u->config->rootfs ? u->config->rootfs : "-");
+                const UnitConfig *c = u->config;
+                buf_printf(out, "  Isolation: user %s, network %s, seccomp %s%s", c->user ? c->user : "root",
+                           network_mode_to_string(c->network), c->seccomp_profile ? c->seccomp_profile : "default",
+                           c->run_init ? ", RunInit" : "");
+                if (c->userns == USERNS_AUTO)
+                        buf_printf(out, ", userns host ids %u-%u", UNIT_USERNS_BASE + u->userns_slot * UNIT_USERNS_SIZE,
+                                   UNIT_USERNS_BASE + (u->userns_slot + 1) * UNIT_USERNS_SIZE - 1);
+                buf_printf(out, "\n");
                 buf_printf(out, "  Restart:  %s (RestartSec=%s), restarted %u times\n",
                            restart_policy_to_string(u->config->restart),
                            format_timespan(t, sizeof t, u->config->restart_usec), u->restarts);
@@ -131,6 +169,7 @@ static int status_unit(Unit *u, Buf *out) {
                 buf_printf(out, "  Last exit: %s (%s ago)\n",
                            exit_info_describe(&u->last_exit, why, sizeof why), t);
         }
+        status_resources(u, out);
         if (u->dropped)
                 buf_printf(out, "  Output:   %llu bytes dropped (console too slow)\n",
                            (unsigned long long) u->dropped);

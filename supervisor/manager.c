@@ -10,7 +10,9 @@
 
 #include "log.h"
 #include "manager.h"
+#include "devices.h"
 #include "spec.h"
+#include "unit-spec.h"
 #include "util.h"
 #include "value.h"
 
@@ -83,48 +85,37 @@ static int unit_open_output(Unit *u) {
         return r;
 }
 
+/* The device program is loaded once, at the first start of a unit with a cgroup; without it
+ * a container holding CAP_MKNOD could make and open any device, so no unit starts. */
+static int manager_devices_program(Manager *m, char *err, size_t errlen) {
+        if (m->devices_program >= 0 || !m->cfg.cgroup_root)
+                return 0;
+        int fd = devices_program_load(err, errlen);
+        if (fd < 0)
+                return fd;
+        m->devices_program = fd;
+        return 0;
+}
+
 static UnitState act_spawn(Unit *u) {
         int r = unit_open_output(u);
         if (r < 0)
                 log_warning_errno(r, "%s: cannot capture output, sending it to the console: %m", u->name);
 
-        _cleanup_strv_free_ char **env = NULL;
-        char host[80];
-        snprintf(host, sizeof host, "HOSTNAME=%s", u->config->hostname);
-        char *defaults[] = { "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-                             "HOME=/root",
-                             "TERM=vt100",
-                             "container=keel",
-                             host,
-                             NULL };
-        if (strv_extend_strv(&env, defaults) < 0 || strv_extend_strv(&env, u->config->environment) < 0)
-                return log_error("%s: out of memory", u->name), UNIT_FAILED;
-
-        ContainerSpec spec = {
-                .name = u->name,
-                .process = { .args = u->config->exec, .env = env, .cwd = u->config->working_dir ?: "/" },
-                .root = { .path = u->config->rootfs, .readonly = u->config->read_only },
-                .hostname = u->config->hostname,
-                /* Docker's order: drops first, then adds (DropCapability=ALL + AddCapability=X → X) */
-                .capabilities = (CAPS_DEFAULT & ~u->config->caps_drop) | u->config->caps_add,
-                .resources = {
-                        .memory_max = u->config->memory_max,
-                        .pids_max = u->config->tasks_max,
-                        /* CPUQuota= is in hundredths of a percent of one CPU per 100 ms period */
-                        .cpu_quota_us = u->config->cpu_quota * 100000 / 10000,
-                        .cpu_period_us = 100000,
-                },
-                .no_new_privileges = u->config->no_new_privileges,
-                .namespaces = CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWCGROUP,
-                .cgroup_path = u->cgroup_path,
-                .state_dir = u->state_dir,
-                .stdio = { -1, u->output_wfd >= 0 ? u->output_wfd : STDOUT_FILENO,
-                           u->output_wfd >= 0 ? u->output_wfd : STDOUT_FILENO },
-        };
+        _cleanup_(unit_spec_done) UnitSpec us = { 0 };
+        char why[400] = "";
+        r = manager_devices_program(u->manager, why, sizeof why);
+        if (r >= 0)
+                r = unit_spec_build(u, &us, why, sizeof why);
+        if (r < 0) {
+                u->last_exit = (ExitInfo){ .when = now_usec(), .kind = EXIT_SPAWN, .code = -r };
+                snprintf(u->last_exit.message, sizeof u->last_exit.message, "%s", why);
+                return after_exit(u);
+        }
         ContainerProcess proc;
         SpawnError err = { 0 };
         u->spawn_error[0] = 0;
-        r = runtime_spawn(&spec, &proc, &err);
+        r = runtime_spawn(&us.spec, &proc, &err);
         if (r < 0) {
                 u->last_exit = (ExitInfo){ .when = now_usec(), .kind = EXIT_SPAWN, .code = -r };
                 snprintf(u->last_exit.message, sizeof u->last_exit.message, "%s", err.message);
@@ -335,6 +326,7 @@ Manager *manager_new(const ManagerConfig *cfg) {
         if (!m)
                 return NULL;
         m->cfg = *cfg;
+        m->devices_program = -1;
         /* Only a non-blocking fd needs the queue; a blocking one (tests' stdout) is written
          * directly. */
         int fl = fcntl(cfg->output_fd, F_GETFL);
@@ -371,8 +363,49 @@ static Unit *unit_new(Manager *m, const char *dir, const char *file) {
         return u;
 }
 
+/* Units with the same capabilities share the default filter: compiling is the slow part. */
+static int unit_seccomp(Manager *m, Unit *u) {
+        const UnitConfig *c = u->config;
+        for (size_t i = 0; !c->seccomp_profile && i < m->n_units; i++) {
+                Unit *o = m->units[i];
+                if (o == u || !o->seccomp.len || o->config->seccomp_profile ||
+                    o->config->caps_add != c->caps_add || o->config->caps_drop != c->caps_drop)
+                        continue;
+                u->seccomp.insns = malloc(o->seccomp.len * sizeof *o->seccomp.insns);
+                if (!u->seccomp.insns)
+                        break;
+                memcpy(u->seccomp.insns, o->seccomp.insns, o->seccomp.len * sizeof *o->seccomp.insns);
+                u->seccomp.len = o->seccomp.len;
+                return 0;
+        }
+        char err[512] = "";
+        int r = unit_spec_compile_seccomp(u, err, sizeof err);
+        if (r < 0) {
+                char *e = NULL;
+                if (asprintf(&e, "%s: SeccompProfile=: %s", u->path, err[0] ? err : strerror(-r)) >= 0)
+                        strv_push(&u->errors, e);
+        }
+        return r;
+}
+
 static void unit_load(Manager *m, Unit *u) {
         unit_file_load(u->path, u->name, &u->config, &u->errors);
+        if (u->config && strv_length(u->errors) == 0)
+                (void) unit_seccomp(m, u);
+        if (u->config && u->config->userns == USERNS_AUTO) {
+                /* Slots in load order: stable for as long as the unit exists. */
+                bool used[UNIT_USERNS_SLOTS] = { false };
+                for (size_t i = 0; i < m->n_units; i++)
+                        if (m->units[i] != u && m->units[i]->config &&
+                            m->units[i]->config->userns == USERNS_AUTO &&
+                            m->units[i]->userns_slot < UNIT_USERNS_SLOTS)
+                                used[m->units[i]->userns_slot] = true;
+                u->userns_slot = 0;
+                while (u->userns_slot < UNIT_USERNS_SLOTS && used[u->userns_slot])
+                        u->userns_slot++;
+                if (u->userns_slot == UNIT_USERNS_SLOTS)
+                        strv_push(&u->errors, strdup("UserNS=auto: no free id range left"));
+        }
         if (u->config && m->cfg.cgroup_root)
                 (void) !asprintf(&u->cgroup_path, "%s/%s", m->cfg.cgroup_root, u->name);
         if (u->config && m->cfg.state_root)

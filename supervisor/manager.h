@@ -8,6 +8,7 @@
 
 #include "loop.h"
 #include "outq.h"
+#include "seccomp-program.h"
 #include "unit-file.h"
 
 /* A unit's life. Every change goes through the transition table in manager.c. */
@@ -74,13 +75,16 @@ typedef struct Unit {
         ExitInfo last_exit;
         char *cgroup_path;
         char *state_dir;
+        SeccompProgram seccomp; /* compiled once at load; empty: unconfined */
+        unsigned userns_slot;   /* UserNS=auto: which host id range is this unit's */
 } Unit;
 
 typedef struct ManagerConfig {
-        const char *cgroup_root;            /* e.g. /sys/fs/cgroup/keel; NULL: no cgroups (host tests) */
-        const char *state_root;             /* e.g. /run/keel */
-        int output_fd;                      /* where container output lines go (non-blocking console) */
-        uint64_t boot_timeout_usec;  /* boot declares itself settled after this even if a unit hangs in setup */
+        const char *cgroup_root;    /* e.g. /sys/fs/cgroup/keel; NULL: no cgroups (host tests) */
+        const char *state_root;     /* e.g. /run/keel */
+        int output_fd;              /* where container output lines go (non-blocking console) */
+        uint64_t boot_timeout_usec; /* boot declares itself settled after this even if a unit hangs in setup
+                                     */
         void (*on_settled)(Manager *m);     /* boot: no unit is STARTING any more */
         void (*on_all_stopped)(Manager *m); /* shutdown: every unit is down */
 } ManagerConfig;
@@ -94,6 +98,7 @@ struct Manager {
         bool booting;
         LoopTimer boot_timer; /* a unit stuck in setup must not hold back the shell for ever */
         bool shutting_down;
+        int devices_program; /* the BPF device program, loaded at the first start; -1: not yet */
 };
 
 Manager *manager_new(const ManagerConfig *cfg);

@@ -22,6 +22,7 @@
 
 #include "macros.h"
 #include "unit-file.h"
+#include "unit-keys.h"
 #include "util.h"
 #include "value.h"
 
@@ -69,12 +70,7 @@ static int key_string(const char *v, void *field, char *err, size_t errlen) {
                 snprintf(err, errlen, "value too long (%zu bytes, limit 1024)", strlen(v));
                 return -EINVAL;
         }
-        char *s = strdup(v);
-        if (!s)
-                return -ENOMEM;
-        free(*(char **) field);
-        *(char **) field = s;
-        return 0;
+        return unit_field_set_string(field, v);
 }
 
 static int key_path(const char *v, void *field, char *err, size_t errlen) {
@@ -198,7 +194,8 @@ static int key_percent(const char *v, void *field, char *err, size_t errlen) {
         uint64_t p;
         /* cpu.max takes at least 1 ms of quota per 100 ms period: 1% */
         if (parse_percent_basis(v, &p) < 0 || p < 100) {
-                snprintf(err, errlen, "invalid percentage '%s' (e.g. 50%%, 200%% for two CPUs; at least 1%%)", v);
+                snprintf(err, errlen,
+                         "invalid percentage '%s' (e.g. 50%%, 200%% for two CPUs; at least 1%%)", v);
                 return -EINVAL;
         }
         *(uint64_t *) field = p;
@@ -252,6 +249,18 @@ static const UnitKey unit_keys[] = {
         { "Container", "NoNewPrivileges", key_boolean, FIELD(no_new_privileges) },
         { "Container", "ReadOnly", key_boolean, FIELD(read_only) },
         { "Container", "WorkingDir", key_path, FIELD(working_dir) },
+        { "Container", "Volume", unit_key_volume, FIELD(mounts) },
+        { "Container", "Mount", unit_key_mount, FIELD(mounts) },
+        { "Container", "Tmpfs", unit_key_tmpfs, FIELD(mounts) },
+        { "Container", "User", unit_key_user, FIELD(user) },
+        { "Container", "Group", unit_key_user, FIELD(group) },
+        { "Container", "GroupAdd", unit_key_groups, FIELD(groups_add) },
+        { "Container", "EnvironmentFile", unit_key_environment_file, FIELD(environment_files) },
+        { "Container", "Ulimit", unit_key_ulimit, FIELD(ulimits) },
+        { "Container", "RunInit", key_boolean, FIELD(run_init) },
+        { "Container", "UserNS", unit_key_userns, FIELD(userns) },
+        { "Container", "Network", unit_key_network, FIELD(network) },
+        { "Container", "SeccompProfile", unit_key_seccomp, FIELD(seccomp_profile) },
         { "Service", "Restart", key_restart, FIELD(restart) },
         { "Service", "RestartSec", key_timespan, FIELD(restart_usec) },
         { "Service", "KillSignal", key_signal, FIELD(kill_signal) },
@@ -259,6 +268,11 @@ static const UnitKey unit_keys[] = {
         { "Service", "MemoryMax", key_size, FIELD(memory_max) },
         { "Service", "TasksMax", key_count, FIELD(tasks_max) },
         { "Service", "CPUQuota", key_percent, FIELD(cpu_quota) },
+        { "Service", "MemoryHigh", key_size, FIELD(memory_high) },
+        { "Service", "MemorySwapMax", unit_key_size0, FIELD(memory_swap_max) },
+        { "Service", "CPUWeight", unit_key_weight, FIELD(cpu_weight) },
+        { "Service", "IOWeight", unit_key_weight, FIELD(io_weight) },
+        { "Service", "AllowedCPUs", unit_key_cpus, FIELD(allowed_cpus) },
 };
 
 /* Levenshtein distance, capped: enough to catch "Exce" for "Exec". */
@@ -460,6 +474,13 @@ UnitConfig *unit_config_free(UnitConfig *c) {
         strv_free(c->environment);
         free(c->hostname);
         free(c->working_dir);
+        unit_mounts_free(&c->mounts);
+        free(c->user);
+        free(c->group);
+        strv_free(c->groups_add);
+        strv_free(c->environment_files);
+        free(c->seccomp_profile);
+        free(c->allowed_cpus);
         free(c);
         return NULL;
 }
@@ -489,6 +510,8 @@ int unit_file_load(const char *path, const char *name, UnitConfig **ret, char **
         p.config->memory_max = UINT64_MAX;
         p.config->no_new_privileges = true;
         p.config->tasks_max = UINT64_MAX;
+        p.config->memory_high = UINT64_MAX;
+        p.config->memory_swap_max = UINT64_MAX;
         p.buf = buf;
         p.len = len;
 

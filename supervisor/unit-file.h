@@ -2,7 +2,10 @@
 #pragma once
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
+
+#include "spec.h"
 
 /* What the unit file says; the runtime state lives in Unit (manager.h). */
 
@@ -12,6 +15,40 @@ typedef enum RestartPolicy {
         RESTART_ALWAYS,
         _RESTART_MAX,
 } RestartPolicy;
+
+typedef enum UserNSMode {
+        USERNS_HOST, /* the host's user namespace: container root is root */
+        USERNS_AUTO, /* a private range of host ids per unit; container root is unprivileged */
+        _USERNS_MAX,
+} UserNSMode;
+
+typedef enum NetworkMode {
+        NETWORK_NONE, /* a network namespace of its own with only lo */
+        NETWORK_HOST, /* the machine's network namespace */
+        _NETWORK_MAX,
+} NetworkMode;
+
+/* Volume=, Mount=, Tmpfs=: source NULL means a tmpfs. */
+typedef struct UnitMount {
+        char *source;
+        char *destination;
+        bool readonly;
+        bool named; /* a named volume under /var/lib/keel/volumes, created on first use */
+        unsigned long flags;
+        char *options;
+} UnitMount;
+#define UNIT_MOUNTS_MAX 64u
+
+typedef struct UnitMounts {
+        UnitMount *v;
+        size_t n;
+} UnitMounts;
+void unit_mounts_free(UnitMounts *m);
+
+typedef struct UnitRlimits {
+        RlimitSpec v[16];
+        size_t n;
+} UnitRlimits;
 
 typedef struct UnitConfig {
         char *description;
@@ -31,6 +68,20 @@ typedef struct UnitConfig {
         bool no_new_privileges;     /* [Container] NoNewPrivileges= (default yes) */
         bool read_only;             /* [Container] ReadOnly= */
         char *working_dir;          /* [Container] WorkingDir= (default /) */
+        UnitMounts mounts;          /* [Container] Volume=, Mount=, Tmpfs=, in file order */
+        char *user, *group;         /* [Container] User=, Group= */
+        char **groups_add;          /* [Container] GroupAdd= */
+        char **environment_files;   /* [Container] EnvironmentFile=, "-" prefix: optional */
+        UnitRlimits ulimits;        /* [Container] Ulimit= (nofile 1024:1024 unless set) */
+        bool run_init;              /* [Container] RunInit= */
+        UserNSMode userns;          /* [Container] UserNS= */
+        NetworkMode network;        /* [Container] Network= */
+        char *seccomp_profile;      /* [Container] SeccompProfile=: NULL/"default", "unconfined", a path */
+        uint64_t memory_high;       /* [Service] MemoryHigh=; UINT64_MAX: none */
+        uint64_t memory_swap_max;   /* [Service] MemorySwapMax=; UINT64_MAX: none */
+        uint64_t cpu_weight;        /* [Service] CPUWeight=; 0: default */
+        uint64_t io_weight;         /* [Service] IOWeight=; 0: default */
+        char *allowed_cpus;         /* [Service] AllowedCPUs= */
 } UnitConfig;
 
 /* Caps so that no file can exhaust PID 1. */
@@ -48,3 +99,4 @@ typedef struct UnitConfig {
 int unit_file_load(const char *path, const char *name, UnitConfig **ret, char ***ret_errors);
 UnitConfig *unit_config_free(UnitConfig *c);
 const char *restart_policy_to_string(RestartPolicy p);
+const char *network_mode_to_string(NetworkMode m);

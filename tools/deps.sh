@@ -7,11 +7,11 @@ set -euo pipefail
 packages=(
         # build
         build-essential meson ninja-build pkg-config
-        libinih-dev libcap-dev libseccomp-dev libnl-3-dev libnl-route-3-dev
+        libinih-dev libcap-dev libseccomp-dev libjson-c-dev libnl-3-dev libnl-route-3-dev
         # kernel
         linux-source-6.1 bc flex bison libelf-dev libssl-dev xz-utils lz4
         # image
-        busybox-static syslinux isolinux syslinux-utils xorriso cpio e2fsprogs
+        busybox-static syslinux syslinux-common isolinux syslinux-utils xorriso cpio e2fsprogs
         # run and test
         qemu-system-x86 python3-pytest python3-pexpect
 )

@@ -36,7 +36,7 @@ Exec=/bin/sh -c 'trap "exit 0" TERM; echo cwd=$(pwd); touch /x; touch /tmp/t && 
 """,
     "badcwd": """[Container]
 Rootfs=/usr/share/keel/rootfs/busybox
-WorkingDir=/nope
+WorkingDir=/bin/sh
 Exec=/bin/true
 """,
     "crash": """[Container]
@@ -63,10 +63,13 @@ class Pid1:
             (root / f"etc/keel/units/{name}.container").write_text(text)
         env = {"container": "keel-test", "PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "KEEL_CMDLINE": cmdline}
         self.proc = subprocess.Popen(
-            # The root must be a mount point, as on the real machine: pivot_root(2) and
-            # mount propagation changes refuse a chroot into a plain directory.
+            # The root must be a mount point stacked on "/", as on the real machine, where PID 1
+            # leaves the initramfs that way: pivot_root(2) and mount propagation changes refuse
+            # a chroot into a plain directory, and a container's user namespace is refused to
+            # a process whose root is not the top of its namespace's "/" (current_chrooted()).
             ["unshare", "--mount", "--pid", "--uts", "--ipc", "--net", "--fork", "--kill-child",
-             "/bin/sh", "-c", 'mount --bind "$0" "$0" && cd "$0" && exec chroot . /sbin/init', str(root)],
+             "/bin/sh", "-c", 'mount --bind "$0" "$0" && cd "$0" && mount --move . / && exec chroot . /sbin/init',
+             str(root)],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, text=True, bufsize=1)
         self.lines = []
         self.cond = threading.Condition()
@@ -317,7 +320,7 @@ def test_read_only_root_and_working_dir(pid1):
     pid1.wait_for(r"ro\| cwd=/tmp$")
     pid1.wait_for(r"ro\| touch: /x: Read-only file system")
     pid1.wait_for(r"ro\| tmp-writable")
-    pid1.wait_for(r"badcwd: spawn failed: chdir /nope: No such file or directory")
+    pid1.wait_for(r"badcwd: spawn failed: working directory /bin/sh: Not a directory")
 
 
 def test_unit_stuck_in_setup_does_not_hold_back_boot(image_root):

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
 #include <signal.h>
+#include <sys/mount.h>
+#include <sys/resource.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -92,19 +94,22 @@ static void test_defaults(void) {
         CHECK(c->restart == RESTART_NO);
         CHECK(c->restart_usec == UNIT_DEFAULT_RESTART_USEC);
         CHECK(c->kill_signal == SIGTERM);
-        CHECK(c->memory_max == UINT64_MAX && c->tasks_max == UINT64_MAX && c->cpu_quota == 0); /* no limits */
+        CHECK(c->memory_max == UINT64_MAX && c->tasks_max == UINT64_MAX &&
+              c->cpu_quota == 0); /* no limits */
         CHECK(c->no_new_privileges && c->caps_add == 0 && c->caps_drop == 0);
         unit_config_free(c);
 }
 
 static void test_capabilities(void) {
-        const char *p = write_unit("caps", "[Container]\nRootfs=/r\nExec=true\n"
-                                           "AddCapability=NET_ADMIN cap_sys_time\nAddCapability=Sys_Admin\n"
-                                           "DropCapability=ALL\nNoNewPrivileges=no\nReadOnly=yes\nWorkingDir=/srv\n");
+        const char *p = write_unit(
+                "caps", "[Container]\nRootfs=/r\nExec=true\n"
+                        "AddCapability=NET_ADMIN cap_sys_time\nAddCapability=Sys_Admin\n"
+                        "DropCapability=ALL\nNoNewPrivileges=no\nReadOnly=yes\nWorkingDir=/srv\n");
         UnitConfig *c = NULL;
         char **errors = NULL;
         CHECK(unit_file_load(p, "caps", &c, &errors) == 0 && !errors);
-        CHECK(c->caps_add == ((1ull << 12) | (1ull << 25) | (1ull << 21))); /* NET_ADMIN SYS_TIME SYS_ADMIN */
+        CHECK(c->caps_add ==
+              ((1ull << 12) | (1ull << 25) | (1ull << 21))); /* NET_ADMIN SYS_TIME SYS_ADMIN */
         CHECK(c->caps_drop == UINT64_MAX);
         CHECK(!c->no_new_privileges);
         CHECK(c->read_only);
@@ -218,6 +223,93 @@ static void test_limits(void) {
         strv_free(errors);
 }
 
+static void test_runtime_keys(void) {
+        const char *p = write_unit("rt", "[Container]\nRootfs=/r\nExec=true\n"
+                                         "Volume=/srv/www:/www:ro,nosuid\n"
+                                         "Volume=data:/var/lib/data\n"
+                                         "Mount=type=bind,source=/etc/app,destination=/etc/app,ro=true\n"
+                                         "Mount=type=tmpfs,destination=/cache,tmpfs-size=16M\n"
+                                         "Tmpfs=/run/x:size=1m,mode=0700,exec\n"
+                                         "User=app\nGroup=100\nGroupAdd=wheel 3000\n"
+                                         "EnvironmentFile=-/etc/app.env\n"
+                                         "Ulimit=nofile=2048:4096\nUlimit=core=-1\nUlimit=nofile=10\n"
+                                         "RunInit=yes\nUserNS=auto\nNetwork=host\n"
+                                         "SeccompProfile=unconfined\n"
+                                         "[Service]\nMemoryHigh=48M\nMemorySwapMax=0\nCPUWeight=200\n"
+                                         "IOWeight=50\nAllowedCPUs=0-1,3\n");
+        UnitConfig *c = NULL;
+        char **errors = NULL;
+        CHECK(unit_file_load(p, "rt", &c, &errors) == 0);
+        CHECK(!errors);
+        CHECK(c->mounts.n == 5);
+        CHECK_STR(c->mounts.v[0].source, "/srv/www");
+        CHECK(c->mounts.v[0].readonly && (c->mounts.v[0].flags & MS_NOSUID));
+        CHECK_STR(c->mounts.v[1].source, "/var/lib/keel/volumes/data");
+        CHECK(c->mounts.v[1].named && !c->mounts.v[1].readonly);
+        CHECK(c->mounts.v[2].readonly);
+        CHECK(!c->mounts.v[3].source);
+        CHECK_STR(c->mounts.v[3].options, "size=16M");
+        CHECK_STR(c->mounts.v[4].options, "size=1m,mode=0700");
+        CHECK(!(c->mounts.v[4].flags & MS_NOEXEC) && (c->mounts.v[4].flags & MS_NODEV));
+        CHECK_STR(c->user, "app");
+        CHECK_STR(c->group, "100");
+        CHECK(strv_length(c->groups_add) == 2);
+        CHECK(c->ulimits.n == 2);
+        CHECK(c->ulimits.v[0].resource == RLIMIT_NOFILE && c->ulimits.v[0].soft == 10 &&
+              c->ulimits.v[0].hard == 10);
+        CHECK(c->ulimits.v[1].soft == UINT64_MAX);
+        CHECK(c->run_init && c->userns == USERNS_AUTO && c->network == NETWORK_HOST);
+        CHECK_STR(c->seccomp_profile, "unconfined");
+        CHECK(c->memory_high == 48u << 20 && c->memory_swap_max == 0);
+        CHECK(c->cpu_weight == 200 && c->io_weight == 50);
+        CHECK_STR(c->allowed_cpus, "0-1,3");
+        unit_config_free(c);
+
+        p = write_unit("rtbad", "[Container]\nRootfs=/r\nExec=true\n"
+                                "Volume=/srv\n"                             /* 4 */
+                                "Volume=rel/path:/x\n"                      /* 5 */
+                                "Volume=/a:data\n"                          /* 6 */
+                                "Volume=/a:/b:rx\n"                         /* 7 */
+                                "Mount=type=nfs,destination=/x\n"           /* 8 */
+                                "Mount=type=bind,destination=/x\n"          /* 9 */
+                                "Tmpfs=/t:size=1m;rm\n"                     /* 10 */
+                                "Ulimit=files=10\n"                         /* 11 */
+                                "Ulimit=nofile=20:10\n"                     /* 12 */
+                                "User=a:b\n"                                /* 13 */
+                                "UserNS=keep-id\n"                          /* 14 */
+                                "Network=bridge0\n"                         /* 15 */
+                                "SeccompProfile=relative.json\n"            /* 16 */
+                                "Volume=/a:/../etc\n"                       /* 17 */
+                                "Tmpfs=/a\nTmpfs=/a\n"                      /* 18, 19 */
+                                "[Service]\nCPUWeight=0\nAllowedCPUs=1-0\n" /* 21, 22 */
+                                "MemorySwapMax=lots\n");                    /* 23 */
+        errors = NULL;
+        unit_file_load(p, "rtbad", &c, &errors);
+        CHECK(has_error(errors, "rtbad.container:4: Volume=: expected SOURCE:DEST[:OPTIONS], got '/srv'"));
+        CHECK(has_error(errors, "rtbad.container:5: Volume=: source 'rel/path' is neither an absolute path "
+                                "nor a volume name"));
+        CHECK(has_error(errors, "rtbad.container:6: Volume=: destination 'data' must be an absolute path"));
+        CHECK(has_error(errors, "rtbad.container:7: Volume=: unknown volume option 'rx'"));
+        CHECK(has_error(errors, "rtbad.container:8: Mount=: unknown type 'nfs'"));
+        CHECK(has_error(errors, "rtbad.container:9: Mount=: type=bind needs source="));
+        CHECK(has_error(errors, "rtbad.container:10: Tmpfs=: bad tmpfs option 'size=1m;rm'"));
+        CHECK(has_error(errors, "rtbad.container:11: Ulimit=: expected NAME=SOFT[:HARD]"));
+        CHECK(has_error(errors, "rtbad.container:12: Ulimit=: soft limit above the hard limit"));
+        CHECK(has_error(errors, "rtbad.container:13: User=: invalid user or group 'a:b'"));
+        CHECK(has_error(errors,
+                        "rtbad.container:14: UserNS=: invalid UserNS= value 'keep-id' (host, auto)"));
+        CHECK(has_error(errors,
+                        "rtbad.container:15: Network=: invalid Network= value 'bridge0' (none, host)"));
+        CHECK(has_error(errors, "rtbad.container:16: SeccompProfile=: invalid SeccompProfile="));
+        CHECK(has_error(errors, "rtbad.container:17: Volume=: destination '/../etc' contains '..'"));
+        CHECK(has_error(errors, "rtbad.container:19: Tmpfs=: /a is already a mount destination"));
+        CHECK(has_error(errors, "rtbad.container:21: CPUWeight=: invalid weight '0'"));
+        CHECK(has_error(errors, "rtbad.container:22: AllowedCPUs=: invalid CPU list '1-0'"));
+        CHECK(has_error(errors, "rtbad.container:23: MemorySwapMax=: invalid size 'lots'"));
+        unit_config_free(c);
+        strv_free(errors);
+}
+
 int main(void) {
         if (!mkdtemp(dir))
                 return 1;
@@ -228,6 +320,7 @@ int main(void) {
         test_capabilities();
         test_errors();
         test_limits();
+        test_runtime_keys();
         char cmd[128];
         snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
         (void) !system(cmd);

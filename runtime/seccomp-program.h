@@ -1,0 +1,43 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+#include <linux/filter.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/*
+ * A compiled seccomp filter: classic BPF, ready for seccomp(SECCOMP_SET_MODE_FILTER). The
+ * parent compiles it once per unit with libseccomp; the child only hands it to the kernel,
+ * so the child neither allocates nor links libseccomp's state into its address space.
+ */
+typedef struct SeccompProgram {
+        struct sock_filter *insns;
+        unsigned short len;
+} SeccompProgram;
+
+/*
+ * Compiles the built-in default profile (the effect of moby's profiles/seccomp/default.json)
+ * for a container holding the capability set `caps` (bit i = capability i). Syscalls the
+ * profile denies fail with EPERM; syscalls libseccomp does not know (newer than the profile)
+ * fail with ENOSYS, so that libc falls back to an older one. On x86-64 the i386 and x32 ABIs
+ * are filtered too. On failure returns -errno with a message in err; *ret is untouched.
+ */
+int seccomp_program_default(uint64_t caps, SeccompProgram *ret, char *err, size_t errlen);
+
+/*
+ * Compiles an OCI / Docker seccomp profile (JSON: defaultAction, defaultErrnoRet,
+ * architectures or archMap, syscalls[] with names, action, errnoRet, args, includes and
+ * excludes by caps and arches). Errors name the file and the field.
+ */
+int seccomp_program_from_json(const char *path, uint64_t caps, SeccompProgram *ret, char *err,
+                              size_t errlen);
+
+/* Takes NULL and empty programs. */
+void seccomp_program_free(SeccompProgram *p);
+
+/*
+ * In the spawned child: installs the program with seccomp(SECCOMP_SET_MODE_FILTER). The
+ * caller must hold CAP_SYS_ADMIN or have set no_new_privs. No allocation; -EINVAL for an
+ * empty program (refusing to run a container unconfined by mistake), else -errno.
+ */
+int seccomp_program_install(const SeccompProgram *p);
