@@ -368,8 +368,8 @@ def main() -> int:
     for label, base, note in FEATURE_COSTS:
         d = median_delta(runs, label, base)
         deltas[label] = d
-        text = "-" if d is None else f"{d[0]:+.1f} ms  [{d[1]:+.1f}, {d[2]:+.1f}]"
-        print(f"  {label.lstrip('+').replace('mount-', ''):<12}{text:>26}  {note}".rstrip())
+        text = f"{'-':>9}" if d is None else f"{d[0]:+6.1f} ms  [{d[1]:+.1f}, {d[2]:+.1f}]"
+        print(f"  {label.lstrip('+').replace('mount-', ''):<12}{text:<28}{note}".rstrip())
 
     print()
     print("keel's exit median against its peers (same guest, interleaved rounds):")

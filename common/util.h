@@ -10,7 +10,8 @@
 #define USEC_PER_MSEC UINT64_C(1000)
 #define USEC_INFINITY UINT64_MAX
 
-uint64_t now_usec(void); /* CLOCK_MONOTONIC */
+uint64_t now_usec(void);      /* CLOCK_MONOTONIC */
+uint64_t realtime_usec(void); /* CLOCK_REALTIME: for people and log files */
 
 /* Reads a whole small file (sysfs, procfs, unit files) into a NUL-terminated buffer.
  * Fails with -EFBIG past max bytes, so no file can make us allocate without bound. */

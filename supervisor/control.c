@@ -11,6 +11,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 
 #include "control.h"
 #include "log.h"
@@ -147,27 +148,51 @@ static int status_unit(Unit *u, Buf *out) {
                 buf_printf(out, "\n  Rootfs:   %s\n", u->config->rootfs ? u->config->rootfs : "-");
                 const UnitConfig *c = u->config;
                 buf_printf(out, "  Isolation: user %s, network %s, seccomp %s%s", c->user ? c->user : "root",
-                           network_mode_to_string(c->network), c->seccomp_profile ? c->seccomp_profile : "default",
+                           network_mode_to_string(c->network),
+                           c->seccomp_profile ? c->seccomp_profile : "default",
                            c->run_init ? ", RunInit" : "");
                 if (c->userns == USERNS_AUTO)
-                        buf_printf(out, ", userns host ids %u-%u", UNIT_USERNS_BASE + u->userns_slot * UNIT_USERNS_SIZE,
+                        buf_printf(out, ", userns host ids %u-%u",
+                                   UNIT_USERNS_BASE + u->userns_slot * UNIT_USERNS_SIZE,
                                    UNIT_USERNS_BASE + (u->userns_slot + 1) * UNIT_USERNS_SIZE - 1);
                 buf_printf(out, "\n");
-                buf_printf(out, "  Restart:  %s (RestartSec=%s), restarted %u times\n",
-                           restart_policy_to_string(u->config->restart),
-                           format_timespan(t, sizeof t, u->config->restart_usec), u->restarts);
+                const RestartConfig *rc = &u->config->restart;
+                buf_printf(out, "  Restart:  %s (", restart_policy_to_string(rc->policy));
+                if (rc->sec == UINT64_MAX)
+                        buf_printf(out, "immediate, then backoff to %s",
+                                   format_timespan(t, sizeof t,
+                                                   rc->max_delay != UINT64_MAX ? rc->max_delay
+                                                                               : RESTART_MAX_USEC));
+                else
+                        buf_printf(out, "RestartSec=%s%s", format_timespan(t, sizeof t, rc->sec),
+                                   rc->steps ? ", with backoff" : "");
+                buf_printf(out, "), restarted %u times, %u in a row\n", u->restarts, u->consecutive);
         }
+        if (u->waiting_for[0] && (u->state == UNIT_WAITING || u->state == UNIT_FAILED))
+                buf_printf(out, "  %s %s\n",
+                           u->state == UNIT_WAITING ? "Waiting: " : "Blocked: ", u->waiting_for);
         if (u->state == UNIT_RESTARTING && u->timer.armed) {
                 uint64_t now = now_usec();
-                buf_printf(
-                        out, "  Next:     restart in %s\n",
-                        format_timespan(t, sizeof t, u->timer.deadline > now ? u->timer.deadline - now : 0));
+                buf_printf(out, "  Next:     restart in %s\n",
+                           format_timespan(t, sizeof t, u->next_restart > now ? u->next_restart - now : 0));
         }
-        if (u->last_exit.when) {
-                char why[600];
-                format_timespan(t, sizeof t, now_usec() - u->last_exit.when);
-                buf_printf(out, "  Last exit: %s (%s ago)\n",
-                           exit_info_describe(&u->last_exit, why, sizeof why), t);
+        for (unsigned i = 0; i < 10; i++) {
+                const ExitRecord *r = unit_exit_history(u, i);
+                if (!r)
+                        break;
+                char why[600], when[40], up[32];
+                time_t sec = (time_t) (r->when / 1000000);
+                struct tm tm;
+                strftime(when, sizeof when, "%H:%M:%S", gmtime_r(&sec, &tm));
+                if (r->kind == EXIT_SPAWN)
+                        snprintf(up, sizeof up, "-");
+                else
+                        format_timespan(up, sizeof up, r->uptime);
+                buf_printf(out, "%s %s (at %s UTC, after %s)\n",
+                           i == 0   ? "  Last exit:"
+                           : i == 1 ? "  Earlier:  "
+                                    : "            ",
+                           exit_record_describe(r, why, sizeof why), when, up);
         }
         status_resources(u, out);
         if (u->dropped)

@@ -10,6 +10,7 @@
 
 #include "log.h"
 #include "manager.h"
+#include "deps.h"
 #include "devices.h"
 #include "spec.h"
 #include "unit-spec.h"
@@ -17,24 +18,14 @@
 #include "value.h"
 
 static const char *const state_names[_UNIT_STATE_MAX] = {
-        [UNIT_INVALID] = "invalid", [UNIT_INACTIVE] = "inactive", [UNIT_STARTING] = "starting",
-        [UNIT_RUNNING] = "running", [UNIT_STOPPING] = "stopping", [UNIT_RESTARTING] = "restarting",
-        [UNIT_FAILED] = "failed",
+        [UNIT_INVALID] = "invalid",       [UNIT_INACTIVE] = "inactive", [UNIT_WAITING] = "waiting",
+        [UNIT_STARTING] = "starting",     [UNIT_RUNNING] = "running",   [UNIT_STOPPING] = "stopping",
+        [UNIT_RESTARTING] = "restarting", [UNIT_FAILED] = "failed",
 };
 
 const char *unit_state_to_string(UnitState s) {
         return s < _UNIT_STATE_MAX ? state_names[s] : "?";
 }
-
-/* Restart policy as data: does policy P restart after an exit of kind K? */
-/* clang-format off */
-static const bool restart_table[_RESTART_MAX][_EXIT_KIND_MAX] = {
-        /*                      clean  code   signal spawn */
-        [RESTART_NO] =         { false, false, false, false },
-        [RESTART_ON_FAILURE] = { false, true,  true,  true },
-        [RESTART_ALWAYS] =     { true,  true,  true,  true },
-};
-/* clang-format on */
 
 char *exit_info_describe(const ExitInfo *e, char *buf, size_t len) {
         switch (e->kind) {
@@ -98,6 +89,8 @@ static int manager_devices_program(Manager *m, char *err, size_t errlen) {
 }
 
 static UnitState act_spawn(Unit *u) {
+        u->starts[u->n_starts++ % UNIT_START_LIMIT_MAX] = now_usec();
+        u->waiting_for[0] = 0;
         int r = unit_open_output(u);
         if (r < 0)
                 log_warning_errno(r, "%s: cannot capture output, sending it to the console: %m", u->name);
@@ -172,17 +165,72 @@ static UnitState act_cancel(Unit *u) {
         return UNIT_INACTIVE;
 }
 
-/* After every exit: restart, or rest in failed/inactive. */
+static void history_push(Unit *u) {
+        const ExitInfo *e = &u->last_exit;
+        ExitRecord *r = &u->history[u->history_head];
+        free(r->message);
+        *r = (ExitRecord){ .when = realtime_usec(),
+                           .uptime = e->kind != EXIT_SPAWN && u->exec_at ? e->when - u->exec_at : 0,
+                           .kind = e->kind,
+                           .code = e->code,
+                           .oom = e->oom,
+                           .message = e->kind == EXIT_SPAWN ? strdup(e->message) : NULL };
+        u->history_head = (u->history_head + 1) % UNIT_EXIT_HISTORY;
+        if (u->n_history < UNIT_EXIT_HISTORY)
+                u->n_history++;
+}
+
+const ExitRecord *unit_exit_history(const Unit *u, unsigned i) {
+        if (i >= u->n_history)
+                return NULL;
+        return &u->history[(u->history_head + UNIT_EXIT_HISTORY - 1 - i) % UNIT_EXIT_HISTORY];
+}
+
+char *exit_record_describe(const ExitRecord *r, char *buf, size_t len) {
+        ExitInfo e = { .when = r->when, .kind = r->kind, .code = r->code, .oom = r->oom };
+        snprintf(e.message, sizeof e.message, "%s", r->message ? r->message : "");
+        return exit_info_describe(&e, buf, len);
+}
+
+/* StartLimitBurst=: more than burst starts within the interval and the unit gives up. */
+static bool start_limit_hit(Unit *u, uint64_t now) {
+        const RestartConfig *rc = &u->config->restart;
+        unsigned burst = MIN(rc->burst, UNIT_START_LIMIT_MAX);
+        if (burst == 0 || u->n_starts < burst)
+                return false;
+        uint64_t oldest = u->starts[(u->n_starts - burst) % UNIT_START_LIMIT_MAX];
+        return now - oldest <= rc->interval;
+}
+
+/* After every exit: restart (after the policy's delay), or rest in failed/inactive. */
 static UnitState after_exit(Unit *u) {
+        const RestartConfig *rc = &u->config->restart;
+        const ExitInfo *e = &u->last_exit;
         char why[600], t[32];
-        exit_info_describe(&u->last_exit, why, sizeof why);
-        if (!u->manager->shutting_down && restart_table[u->config->restart][u->last_exit.kind]) {
-                loop_timer_arm(&u->timer, now_usec() + u->config->restart_usec);
-                log_warning("%s: %s; restarting in %s", u->name, why,
-                            format_timespan(t, sizeof t, u->config->restart_usec));
+        exit_info_describe(e, why, sizeof why);
+        history_push(u);
+        bool sig = e->kind == EXIT_SIGNAL;
+        ExitClass cls = exit_classify(rc, e->kind == EXIT_SPAWN, sig, e->code);
+        /* A run that lasted says the crash loop is over: the next restart is immediate again. */
+        if (e->kind != EXIT_SPAWN && u->exec_at && restart_resets(rc, e->when - u->exec_at))
+                u->consecutive = 0;
+        if (!u->manager->shutting_down && restart_wanted(rc, cls, sig, e->code)) {
+                uint64_t now = now_usec();
+                if (start_limit_hit(u, now)) {
+                        log_error(
+                                "%s: %s; started %u times within %s, not restarting it (StartLimitBurst=); "
+                                "`initctl start %s` tries again",
+                                u->name, why, MIN(rc->burst, UNIT_START_LIMIT_MAX),
+                                format_timespan(t, sizeof t, rc->interval), u->name);
+                        return UNIT_FAILED;
+                }
+                uint64_t delay = restart_delay(rc, u->consecutive++);
+                u->next_restart = now + delay;
+                loop_timer_arm(&u->timer, u->next_restart);
+                log_warning("%s: %s; restarting in %s", u->name, why, format_timespan(t, sizeof t, delay));
                 return UNIT_RESTARTING;
         }
-        if (u->last_exit.kind == EXIT_CLEAN) {
+        if (cls == EXIT_CLASS_CLEAN) {
                 log_info("%s: %s", u->name, why);
                 return UNIT_INACTIVE;
         }
@@ -210,12 +258,87 @@ static UnitState act_stopped(Unit *u) {
         return UNIT_INACTIVE;
 }
 
+static int unit_dispatch(Unit *u, UnitEvent ev);
+
+/* Starting a unit starts what it Requires= and Wants= too. */
+static void pull_in(Unit *u) {
+        Unit **lists[] = { u->requires, u->wants };
+        size_t ns[] = { u->n_requires, u->n_wants };
+        for (size_t l = 0; l < ELEMENTSOF(lists); l++)
+                for (size_t i = 0; i < ns[l]; i++)
+                        if (lists[l][i] &&
+                            (lists[l][i]->state == UNIT_INACTIVE || lists[l][i]->state == UNIT_FAILED))
+                                unit_dispatch(lists[l][i], EV_START);
+}
+
+static bool unit_requires(const Unit *u, const Unit *d) {
+        for (size_t i = 0; i < u->n_requires; i++)
+                if (u->requires[i] == d)
+                        return true;
+        return false;
+}
+
+/*
+ * Can u start now? 1: yes; 0: not yet (waiting_for says on what); -1: never, because a unit
+ * it Requires= is invalid, failed or missing (waiting_for says which). Units it is only
+ * ordered after are waited for while they are on their way up, and not at all once they have
+ * failed: ordering is not a requirement.
+ */
+static int deps_ready(Unit *u) {
+        if (u->requires_missing && u->requires_missing[0]) {
+                snprintf(u->waiting_for, sizeof u->waiting_for, "requires %s, which does not exist",
+                         u->requires_missing[0]);
+                return -1;
+        }
+        for (size_t i = 0; i < u->n_requires; i++) {
+                Unit *d = u->requires[i];
+                if (d->state == UNIT_INVALID || d->state == UNIT_FAILED) {
+                        snprintf(u->waiting_for, sizeof u->waiting_for, "requires %s, which is %s", d->name,
+                                 unit_state_to_string(d->state));
+                        return -1;
+                }
+        }
+        for (size_t i = 0; i < u->n_after; i++) {
+                Unit *d = u->after[i];
+                if (d->state == UNIT_WAITING || d->state == UNIT_STARTING || d->state == UNIT_RESTARTING ||
+                    d->state == UNIT_STOPPING) {
+                        snprintf(u->waiting_for, sizeof u->waiting_for, "for %s (%s)", d->name,
+                                 unit_state_to_string(d->state));
+                        return 0;
+                }
+        }
+        return 1;
+}
+
+static UnitState act_request_start(Unit *u) {
+        u->waiting_for[0] = 0;
+        u->manager->kick = true;
+        return UNIT_WAITING;
+}
+
+static UnitState act_check_deps(Unit *u) {
+        int r = deps_ready(u);
+        if (r == 0)
+                return UNIT_WAITING;
+        if (r < 0) {
+                log_error("%s: not starting: %s", u->name, u->waiting_for);
+                return UNIT_FAILED;
+        }
+        return act_spawn(u);
+}
+
+static UnitState act_cancel_wait(Unit *u) {
+        log_info("%s: start cancelled", u->name);
+        return UNIT_INACTIVE;
+}
+
 /* The transition table: actions[state][event]; NULL means the event does not apply. */
 /* clang-format off */
 static const Action actions[_UNIT_STATE_MAX][_UNIT_EVENT_MAX] = {
         [UNIT_INVALID] = { 0 }, /* only a reload with a fixed file moves it */
-        [UNIT_INACTIVE] = { [EV_START] = act_spawn },
-        [UNIT_FAILED] = { [EV_START] = act_spawn },
+        [UNIT_INACTIVE] = { [EV_START] = act_request_start },
+        [UNIT_FAILED] = { [EV_START] = act_request_start },
+        [UNIT_WAITING] = { [EV_DEPS] = act_check_deps, [EV_STOP] = act_cancel_wait },
         [UNIT_STARTING] = { [EV_EXEC] = act_running, [EV_EXIT] = act_exited, [EV_STOP] = act_kill },
         [UNIT_RUNNING] = { [EV_EXIT] = act_exited, [EV_STOP] = act_kill },
         [UNIT_STOPPING] = { [EV_EXIT] = act_stopped, [EV_TIMER] = act_kill_hard },
@@ -237,7 +360,7 @@ static void settle(Manager *m);
 /* After any change: has boot settled (nothing STARTING), has shutdown finished (nothing
  * alive)? Each milestone fires once. */
 static void check_milestones(Manager *m) {
-        if (m->booting && !any_unit_in(m, STATE_BIT(UNIT_STARTING)))
+        if (m->booting && !any_unit_in(m, STATE_BIT(UNIT_STARTING) | STATE_BIT(UNIT_WAITING)))
                 settle(m);
         if (m->shutting_down && m->cfg.on_all_stopped &&
             !any_unit_in(m, STATE_BIT(UNIT_STARTING) | STATE_BIT(UNIT_RUNNING) | STATE_BIT(UNIT_STOPPING))) {
@@ -245,6 +368,43 @@ static void check_milestones(Manager *m) {
                 m->cfg.on_all_stopped = NULL;
                 cb(m);
         }
+}
+
+static bool unit_alive(const Unit *u) {
+        return u->state == UNIT_STARTING || u->state == UNIT_RUNNING || u->state == UNIT_STOPPING;
+}
+
+/* Shutdown in reverse order: a unit stops once nothing ordered after it is still alive. */
+static bool dependents_down(Manager *m, const Unit *u) {
+        for (size_t i = 0; i < m->n_units; i++) {
+                const Unit *o = m->units[i];
+                for (size_t j = 0; j < o->n_after && unit_alive(o); j++)
+                        if (o->after[j] == u)
+                                return false;
+        }
+        return true;
+}
+
+/* The dependency pass, after every change: waiting units that can go, go; units due to stop,
+ * stop. Repeats until nothing moves (each round changes at least one state, and there are
+ * finitely many). */
+static void kick(Manager *m) {
+        if (m->kicking)
+                return;
+        m->kicking = true;
+        while (m->kick) {
+                m->kick = false;
+                for (size_t i = 0; i < m->n_units; i++) {
+                        Unit *u = m->units[i];
+                        if (u->state == UNIT_WAITING)
+                                unit_dispatch(u, EV_DEPS);
+                        if (u->stop_pending && dependents_down(m, u)) {
+                                u->stop_pending = false;
+                                unit_dispatch(u, EV_STOP);
+                        }
+                }
+        }
+        m->kicking = false;
 }
 
 static int unit_dispatch(Unit *u, UnitEvent ev) {
@@ -256,7 +416,11 @@ static int unit_dispatch(Unit *u, UnitEvent ev) {
         if (next != old) {
                 u->state = next;
                 u->state_since = now_usec();
+                u->manager->kick = true; /* someone may be waiting for this one */
         }
+        if (ev == EV_START)
+                pull_in(u);
+        kick(u->manager);
         check_milestones(u->manager);
         return 0;
 }
@@ -467,11 +631,13 @@ int manager_load(Manager *m, const char *const *dirs) {
                         m->units[m->n_units++] = u;
                 }
         }
-        int valid = 0;
-        for (size_t i = 0; i < m->n_units; i++) {
+        for (size_t i = 0; i < m->n_units; i++)
                 unit_load(m, m->units[i]);
+        if (deps_resolve(m) < 0)
+                return log_error("out of memory resolving dependencies");
+        int valid = 0;
+        for (size_t i = 0; i < m->n_units; i++)
                 valid += m->units[i]->state != UNIT_INVALID;
-        }
         return valid;
 }
 
@@ -488,7 +654,7 @@ static void boot_timeout(LoopTimer *t) {
         Manager *m = t->userdata;
         char span[32];
         for (size_t i = 0; i < m->n_units; i++)
-                if (m->units[i]->state == UNIT_STARTING)
+                if (m->units[i]->state == UNIT_STARTING || m->units[i]->state == UNIT_WAITING)
                         log_warning("%s: still setting up after %s; not waiting for it any longer",
                                     m->units[i]->name,
                                     format_timespan(span, sizeof span, m->cfg.boot_timeout_usec));
@@ -499,15 +665,23 @@ void manager_start_all(Manager *m) {
         m->booting = true;
         m->boot_timer = (LoopTimer){ .handler = boot_timeout, .userdata = m };
         loop_timer_arm(&m->boot_timer, now_usec() + (m->cfg.boot_timeout_usec ?: 30 * USEC_PER_SEC));
+        /* Every unit is asked first and the dependency pass runs once all are: a unit must
+         * not go ahead of one it is ordered after only because that one is later in the list. */
+        m->kicking = true;
         for (size_t i = 0; i < m->n_units; i++)
                 unit_dispatch(m->units[i], EV_START);
+        m->kicking = false;
+        m->kick = true;
+        kick(m);
         check_milestones(m); /* no units at all */
 }
 
 void manager_stop_all(Manager *m) {
         m->shutting_down = true;
         for (size_t i = m->n_units; i > 0; i--)
-                unit_dispatch(m->units[i - 1], EV_STOP);
+                m->units[i - 1]->stop_pending = true;
+        m->kick = true;
+        kick(m);
         check_milestones(m); /* nothing was running */
 }
 
@@ -515,11 +689,17 @@ int manager_start_unit(Manager *m, Unit *u) {
         (void) m;
         if (u->state == UNIT_INVALID)
                 return -ENOEXEC;
+        /* Asked by a person: the backoff and the start limit start over. */
+        u->consecutive = 0;
+        u->n_starts = 0;
         return unit_dispatch(u, EV_START);
 }
 
 int manager_stop_unit(Manager *m, Unit *u) {
-        (void) m;
+        /* What Requires= this unit cannot run without it: it stops first (systemd's rule). */
+        for (size_t i = 0; i < m->n_units; i++)
+                if (m->units[i] != u && unit_requires(m->units[i], u))
+                        (void) unit_dispatch(m->units[i], EV_STOP);
         return unit_dispatch(u, EV_STOP);
 }
 

@@ -15,6 +15,7 @@
 typedef enum UnitState {
         UNIT_INVALID,    /* the file has errors: never started, shown with its errors */
         UNIT_INACTIVE,   /* not running and nothing pending: never started, stopped, or exited cleanly */
+        UNIT_WAITING,    /* asked to start; waits for the units it is ordered after (After=, Before=) */
         UNIT_STARTING,   /* spawned; the child is setting up, no exec yet */
         UNIT_RUNNING,    /* the container's command has been exec'd */
         UNIT_STOPPING,   /* KillSignal sent; waiting for the exit, or TimeoutStopSec, then SIGKILL */
@@ -29,6 +30,7 @@ typedef enum UnitEvent {
         EV_EXEC,  /* the status socket closed with no error: the command runs */
         EV_EXIT,  /* the main process was reaped */
         EV_TIMER, /* RestartSec or TimeoutStopSec elapsed */
+        EV_DEPS,  /* a unit changed state: check what a waiting unit waits for */
         _UNIT_EVENT_MAX,
 } UnitEvent;
 
@@ -48,9 +50,22 @@ typedef struct ExitInfo {
         char message[480]; /* the failing stage's report for EXIT_SPAWN */
 } ExitInfo;
 
+/* One past exit, kept compact: the message only for spawn failures. */
+typedef struct ExitRecord {
+        uint64_t when;   /* CLOCK_REALTIME, for people; 0 = empty slot */
+        uint64_t uptime; /* how long that run lasted; 0 for a failed spawn */
+        ExitKind kind;
+        int code;
+        bool oom;
+        char *message;
+} ExitRecord;
+#define UNIT_EXIT_HISTORY    16u
+#define UNIT_START_LIMIT_MAX 64u
+
 typedef struct Manager Manager;
 
-typedef struct Unit {
+typedef struct Unit Unit;
+struct Unit {
         Manager *manager;
         char *name;
         char *path;
@@ -76,8 +91,25 @@ typedef struct Unit {
         char *cgroup_path;
         char *state_dir;
         SeccompProgram seccomp; /* compiled once at load; empty: unconfined */
-        unsigned userns_slot;   /* UserNS=auto: which host id range is this unit's */
-} Unit;
+        /* Dependencies, resolved at load: NULL entries name units that do not exist. */
+        struct Unit **after; /* started only once these are up (After=, and their Before=) */
+        size_t n_after;
+        char **requires_missing; /* Requires= names with no unit */
+        struct Unit **requires;  /* must not be invalid or failed; started along */
+        size_t n_requires;
+        struct Unit **wants; /* started along */
+        size_t n_wants;
+        char waiting_for[160]; /* why it is WAITING, or why it could not start */
+        bool stop_pending;     /* shutdown: stops once the units ordered after it are down */
+        /* Restart bookkeeping (restart.c) and what happened before. */
+        unsigned consecutive;                  /* restarts since the last run that lasted */
+        uint64_t next_restart;                 /* when RESTARTING */
+        uint64_t starts[UNIT_START_LIMIT_MAX]; /* ring of start times for StartLimitBurst= */
+        unsigned n_starts;
+        ExitRecord history[UNIT_EXIT_HISTORY]; /* ring, newest at history_head - 1 */
+        unsigned history_head, n_history;
+        unsigned userns_slot; /* UserNS=auto: which host id range is this unit's */
+};
 
 typedef struct ManagerConfig {
         const char *cgroup_root;    /* e.g. /sys/fs/cgroup/keel; NULL: no cgroups (host tests) */
@@ -98,6 +130,8 @@ struct Manager {
         bool booting;
         LoopTimer boot_timer; /* a unit stuck in setup must not hold back the shell for ever */
         bool shutting_down;
+        bool kick;           /* something changed: run the dependency pass */
+        bool kicking;        /* re-entrancy guard of the dependency pass */
         int devices_program; /* the BPF device program, loaded at the first start; -1: not yet */
 };
 
@@ -117,3 +151,6 @@ bool manager_child_exited(Manager *m, const siginfo_t *si);
 const char *unit_state_to_string(UnitState s);
 /* "exited with code 1", "killed by SIGKILL", "spawn failed: …" */
 char *exit_info_describe(const ExitInfo *e, char *buf, size_t len);
+/* The i-th most recent exit (0 = newest), or NULL. */
+const ExitRecord *unit_exit_history(const Unit *u, unsigned i);
+char *exit_record_describe(const ExitRecord *e, char *buf, size_t len);

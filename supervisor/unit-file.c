@@ -132,24 +132,65 @@ static int key_hostname(const char *v, void *field, char *err, size_t errlen) {
         return key_string(v, field, err, errlen);
 }
 
-static const char *const restart_names[_RESTART_MAX] = {
-        [RESTART_NO] = "no",
-        [RESTART_ON_FAILURE] = "on-failure",
-        [RESTART_ALWAYS] = "always",
-};
-
-const char *restart_policy_to_string(RestartPolicy p) {
-        return p < _RESTART_MAX ? restart_names[p] : "?";
+static int key_restart(const char *v, void *field, char *err, size_t errlen) {
+        int p = restart_policy_from_string(v);
+        if (p < 0) {
+                snprintf(err, errlen,
+                         "invalid Restart= value '%s' (no, on-success, on-failure, on-abnormal, on-abort, "
+                         "always)",
+                         v);
+                return -EINVAL;
+        }
+        ((RestartConfig *) field)->policy = (RestartPolicy) p;
+        return 0;
 }
 
-static int key_restart(const char *v, void *field, char *err, size_t errlen) {
-        for (size_t i = 0; i < _RESTART_MAX; i++)
-                if (streq(v, restart_names[i])) {
-                        *(RestartPolicy *) field = (RestartPolicy) i;
-                        return 0;
+static int key_exit_status(const char *v, void *field, char *err, size_t errlen) {
+        if (!*v) { /* an empty assignment resets, as in systemd */
+                *(ExitStatusSet *) field = (ExitStatusSet){ 0 };
+                return 0;
+        }
+        return exit_status_set_parse(v, field, err, errlen);
+}
+
+static int key_uint(const char *v, void *field, char *err, size_t errlen) {
+        char *end;
+        errno = 0;
+        unsigned long n = strtoul(v, &end, 10);
+        if (errno || end == v || *end || !isdigit((unsigned char) *v) || n > 10000) {
+                snprintf(err, errlen, "invalid number '%s' (0 to 10000)", v);
+                return -EINVAL;
+        }
+        *(unsigned *) field = (unsigned) n;
+        return 0;
+}
+
+/* After=, Before=, Requires=, Wants=: unit names, with or without ".container", accumulated. */
+static int key_units(const char *v, void *field, char *err, size_t errlen) {
+        char ***list = field;
+        if (!*v) {
+                strv_free(*list);
+                *list = NULL;
+                return 0;
+        }
+        _cleanup_strv_free_ char **words = NULL;
+        int r = parse_words(v, &words, err, errlen);
+        if (r < 0)
+                return r;
+        for (char **w = words; *w; w++) {
+                size_t l = strlen(*w);
+                if (l > 10 && streq(*w + l - 10, ".container"))
+                        (*w)[l - 10] = 0;
+                if (!filename_is_valid_unit_name(*w)) {
+                        snprintf(err, errlen, "invalid unit name '%s'", *w);
+                        return -EINVAL;
                 }
-        snprintf(err, errlen, "invalid Restart= value '%s' (no, on-failure, always)", v);
-        return -EINVAL;
+        }
+        if (strv_length(*list) + strv_length(words) > 64) {
+                snprintf(err, errlen, "too many units (limit 64)");
+                return -EINVAL;
+        }
+        return strv_extend_strv(list, words);
 }
 
 static int key_timespan(const char *v, void *field, char *err, size_t errlen) {
@@ -261,8 +302,20 @@ static const UnitKey unit_keys[] = {
         { "Container", "UserNS", unit_key_userns, FIELD(userns) },
         { "Container", "Network", unit_key_network, FIELD(network) },
         { "Container", "SeccompProfile", unit_key_seccomp, FIELD(seccomp_profile) },
+        { "Unit", "After", key_units, FIELD(after) },
+        { "Unit", "Before", key_units, FIELD(before) },
+        { "Unit", "Requires", key_units, FIELD(requires) },
+        { "Unit", "Wants", key_units, FIELD(wants) },
+        { "Unit", "StartLimitBurst", key_uint, FIELD(restart.burst) },
+        { "Unit", "StartLimitIntervalSec", key_timespan, FIELD(restart.interval) },
         { "Service", "Restart", key_restart, FIELD(restart) },
-        { "Service", "RestartSec", key_timespan, FIELD(restart_usec) },
+        { "Service", "RestartSec", key_timespan, FIELD(restart.sec) },
+        { "Service", "RestartSteps", key_uint, FIELD(restart.steps) },
+        { "Service", "RestartMaxDelaySec", key_timespan, FIELD(restart.max_delay) },
+        { "Service", "StartLimitBurst", key_uint, FIELD(restart.burst) },
+        { "Service", "StartLimitIntervalSec", key_timespan, FIELD(restart.interval) },
+        { "Service", "SuccessExitStatus", key_exit_status, FIELD(restart.success) },
+        { "Service", "RestartPreventExitStatus", key_exit_status, FIELD(restart.prevent) },
         { "Service", "KillSignal", key_signal, FIELD(kill_signal) },
         { "Service", "TimeoutStopSec", key_timespan, FIELD(timeout_stop_usec) },
         { "Service", "MemoryMax", key_size, FIELD(memory_max) },
@@ -481,6 +534,10 @@ UnitConfig *unit_config_free(UnitConfig *c) {
         strv_free(c->environment_files);
         free(c->seccomp_profile);
         free(c->allowed_cpus);
+        strv_free(c->after);
+        strv_free(c->before);
+        strv_free(c->requires);
+        strv_free(c->wants);
         free(c);
         return NULL;
 }
@@ -503,8 +560,9 @@ int unit_file_load(const char *path, const char *name, UnitConfig **ret, char **
         p.config = calloc(1, sizeof(UnitConfig));
         if (!p.config)
                 return -ENOMEM;
-        p.config->restart = RESTART_NO;
-        p.config->restart_usec = UNIT_DEFAULT_RESTART_USEC;
+        p.config->restart = (RestartConfig){
+                .policy = RESTART_NO, .sec = UINT64_MAX, .max_delay = UINT64_MAX, .interval = 10 * 1000000ull
+        };
         p.config->kill_signal = SIGTERM;
         p.config->timeout_stop_usec = UNIT_DEFAULT_TIMEOUT_STOP_USEC;
         p.config->memory_max = UINT64_MAX;

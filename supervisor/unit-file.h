@@ -5,16 +5,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "restart.h"
 #include "spec.h"
 
 /* What the unit file says; the runtime state lives in Unit (manager.h). */
-
-typedef enum RestartPolicy {
-        RESTART_NO,
-        RESTART_ON_FAILURE,
-        RESTART_ALWAYS,
-        _RESTART_MAX,
-} RestartPolicy;
 
 typedef enum UserNSMode {
         USERNS_HOST, /* the host's user namespace: container root is root */
@@ -56,8 +50,9 @@ typedef struct UnitConfig {
         char **exec;                /* [Container] Exec=: argv, already split with systemd's quoting */
         char **environment;         /* [Container] Environment=: NAME=value, accumulated */
         char *hostname;             /* [Container] HostName=: defaults to the unit name */
-        RestartPolicy restart;      /* [Service] Restart= */
-        uint64_t restart_usec;      /* [Service] RestartSec= */
+        RestartConfig restart;      /* [Service] Restart=, RestartSec=, RestartSteps=, …, StartLimit* */
+        char **after, **before;     /* [Unit] After=, Before=: unit names, without ".container" */
+        char **requires, **wants;   /* [Unit] Requires=, Wants= */
         int kill_signal;            /* [Service] KillSignal= */
         uint64_t timeout_stop_usec; /* [Service] TimeoutStopSec= */
         uint64_t memory_max;        /* [Service] MemoryMax=, bytes; UINT64_MAX: no limit */
@@ -90,7 +85,6 @@ typedef struct UnitConfig {
 #define UNIT_KEYS_MAX 512u
 #define UNIT_LIST_MAX 256u /* values of one repeatable key */
 
-#define UNIT_DEFAULT_RESTART_USEC      (1 * 1000000ull)
 #define UNIT_DEFAULT_TIMEOUT_STOP_USEC (10 * 1000000ull)
 
 /* Parses path into a new config. Always returns the config it could build (or NULL on ENOMEM
@@ -98,5 +92,4 @@ typedef struct UnitConfig {
  * any error is invalid and must not start — never half-applied. */
 int unit_file_load(const char *path, const char *name, UnitConfig **ret, char ***ret_errors);
 UnitConfig *unit_config_free(UnitConfig *c);
-const char *restart_policy_to_string(RestartPolicy p);
 const char *network_mode_to_string(NetworkMode m);

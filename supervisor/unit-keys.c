@@ -252,7 +252,7 @@ int unit_key_mount(const char *v, void *field, char *err, size_t errlen) {
         if (r < 0)
                 return r;
         const char *type = NULL, *src = NULL, *dst = NULL;
-        for (char **o = opts; *o; o++) {
+        for (char **o = opts; o && *o; o++) { /* "Mount=" leaves opts NULL */
                 char *eq = strchr(*o, '=');
                 const char *val = eq ? eq + 1 : "";
                 size_t kl = eq ? (size_t) (eq - *o) : strlen(*o);

@@ -13,7 +13,7 @@ packages=(
         # image
         busybox-static syslinux syslinux-common isolinux syslinux-utils xorriso cpio e2fsprogs
         # run and test
-        qemu-system-x86 python3-pytest python3-pexpect
+        qemu-system-x86 python3-pytest python3-pexpect clang libclang-rt-dev
 )
 
 missing=()

@@ -74,8 +74,8 @@ static void test_good(void) {
         CHECK(strv_length(c->environment) == 3);
         CHECK(c->environment[2] && strlen(c->environment[2]) == 305); /* "LONG=" + 300: arrived whole */
         CHECK_STR(c->hostname, "web-1");
-        CHECK(c->restart == RESTART_ON_FAILURE);
-        CHECK(c->restart_usec == 90 * USEC_PER_SEC);
+        CHECK(c->restart.policy == RESTART_ON_FAILURE);
+        CHECK(c->restart.sec == 90 * USEC_PER_SEC);
         CHECK(c->kill_signal == SIGINT);
         CHECK(c->timeout_stop_usec == 500 * USEC_PER_MSEC);
         CHECK(c->memory_max == 64ull << 20);
@@ -91,8 +91,9 @@ static void test_defaults(void) {
         char **errors = NULL;
         CHECK(unit_file_load(p, "my_app", &c, &errors) == 0 && !errors);
         CHECK_STR(c->hostname, "my-app"); /* the unit name, made a valid host name */
-        CHECK(c->restart == RESTART_NO);
-        CHECK(c->restart_usec == UNIT_DEFAULT_RESTART_USEC);
+        CHECK(c->restart.policy == RESTART_NO);
+        CHECK(c->restart.sec == UINT64_MAX); /* keel's backoff */
+        CHECK(c->restart.burst == 0);
         CHECK(c->kill_signal == SIGTERM);
         CHECK(c->memory_max == UINT64_MAX && c->tasks_max == UINT64_MAX &&
               c->cpu_quota == 0); /* no limits */
@@ -310,6 +311,44 @@ static void test_runtime_keys(void) {
         strv_free(errors);
 }
 
+static void test_dependency_and_restart_keys(void) {
+        const char *p =
+                write_unit("dep", "[Unit]\nAfter=db.container cache\nRequires=db\nWants=log\nBefore=web\n"
+                                  "StartLimitBurst=3\nStartLimitIntervalSec=1min\n"
+                                  "[Container]\nRootfs=/r\nExec=true\n"
+                                  "[Service]\nRestart=on-abnormal\nRestartSec=2s\nRestartSteps=4\n"
+                                  "RestartMaxDelaySec=1min\nSuccessExitStatus=3 SIGUSR1\n"
+                                  "RestartPreventExitStatus=42\n");
+        UnitConfig *c = NULL;
+        char **errors = NULL;
+        CHECK(unit_file_load(p, "dep", &c, &errors) == 0 && !errors);
+        CHECK(strv_length(c->after) == 2);
+        CHECK_STR(c->after[0], "db");
+        CHECK_STR(c->requires[0], "db");
+        CHECK_STR(c->wants[0], "log");
+        CHECK_STR(c->before[0], "web");
+        CHECK(c->restart.policy == RESTART_ON_ABNORMAL && c->restart.sec == 2 * USEC_PER_SEC);
+        CHECK(c->restart.steps == 4 && c->restart.max_delay == 60 * USEC_PER_SEC);
+        CHECK(c->restart.burst == 3 && c->restart.interval == 60 * USEC_PER_SEC);
+        CHECK(exit_status_set_has(&c->restart.success, false, 3));
+        CHECK(exit_status_set_has(&c->restart.success, true, SIGUSR1));
+        CHECK(!exit_status_set_has(&c->restart.success, false, 4));
+        CHECK(exit_status_set_has(&c->restart.prevent, false, 42));
+        unit_config_free(c);
+
+        p = write_unit("depbad", "[Unit]\nAfter=bad/name\n[Container]\nRootfs=/r\nExec=true\n"
+                                 "[Service]\nRestart=sometimes\nSuccessExitStatus=300\nRestartSteps=x\n");
+        errors = NULL;
+        unit_file_load(p, "depbad", &c, &errors);
+        CHECK(has_error(errors, "depbad.container:2: After=: invalid unit name 'bad/name'"));
+        CHECK(has_error(errors,
+                        "depbad.container:7: Restart=: invalid Restart= value 'sometimes' (no, on-success"));
+        CHECK(has_error(errors, "depbad.container:8: SuccessExitStatus=: '300' is neither an exit code"));
+        CHECK(has_error(errors, "depbad.container:9: RestartSteps=: invalid number 'x'"));
+        unit_config_free(c);
+        strv_free(errors);
+}
+
 int main(void) {
         if (!mkdtemp(dir))
                 return 1;
@@ -321,6 +360,7 @@ int main(void) {
         test_errors();
         test_limits();
         test_runtime_keys();
+        test_dependency_and_restart_keys();
         char cmd[128];
         snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
         (void) !system(cmd);
