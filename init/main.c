@@ -262,7 +262,7 @@ int main(int argc, char **argv) {
         system_loopback_up();
         log_debug("hostname set, lo up");
         mount_cgroup();
-        system_mount_data_disk();
+        bool data_disk = system_mount_data_disk() > 0;
         /* The kernel check only reports, so it runs beside the first containers rather than
          * before them; its child is reaped like any other. */
         pid_t probe = fork();
@@ -288,6 +288,11 @@ int main(int argc, char **argv) {
                 .boot_timeout_usec = options.ready_timeout_usec,
                 .on_settled = on_settled,
                 .on_all_stopped = on_all_stopped,
+                /* Logs persist only on the data disk: the root is RAM, where they would only
+                 * compete with the containers for memory (the rings keep the recent lines). */
+                .log_dir = data_disk ? "/var/lib/keel/log" : NULL,
+                .on_log = control_logs_notify,
+                .on_forget = control_forget_unit,
         };
         manager = manager_new(&mc);
         if (!manager) {

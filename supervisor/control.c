@@ -15,6 +15,9 @@
 
 #include "control.h"
 #include "log.h"
+#include "logs.h"
+#include "reload.h"
+#include "value.h"
 #include "spec.h"
 #include "unit-spec.h"
 #include "util.h"
@@ -30,12 +33,28 @@ typedef struct Client {
         size_t out_pos;
         bool replying;
         bool draining; /* reply sent; reading until EOF so the close sends no RST */
+        /* `logs -f`: the connection stays open and new lines of this unit are pushed. */
+        Unit *follow;
+        uint64_t follow_seq; /* the last line sent */
+        bool follow_json;
+        uint64_t follow_dropped; /* lines a slow reader missed */
+        struct Client *next;
 } Client;
 
 static Manager *manager;
 static ControlHooks hooks;
 static LoopSource listener = { .fd = -1 };
 static unsigned n_clients;
+static Client *clients;
+
+/* What control_handle_request() asks of the connection after its reply. */
+static Unit *request_follow;
+static uint64_t request_follow_seq;
+static bool request_follow_json;
+
+/* A follower with this much unsent is too slow: new lines are counted, not queued, so no
+ * reader can make PID 1 hold more than this per client. */
+#define FOLLOW_BACKLOG_MAX (256u * 1024u)
 
 void buf_printf(Buf *b, const char *fmt, ...) {
         if (b->oom)
@@ -200,6 +219,202 @@ static int status_unit(Unit *u, Buf *out) {
                            (unsigned long long) u->dropped);
         for (char **e = u->errors; e && *e; e++)
                 buf_printf(out, "  Error:    %s\n", *e);
+        for (char **e = u->reload_errors; e && *e; e++)
+                buf_printf(out, "  Reload:   %s (still running the previous version)\n", *e);
+        return u->state == UNIT_RUNNING ? 0 : 3;
+}
+
+/* A JSON string: quotes, backslashes and control characters escaped; other bytes as they are
+ * (container output is not always UTF-8; readers get the bytes, escaped enough to parse). */
+static void buf_json_string(Buf *b, const char *s, size_t len) {
+        buf_printf(b, "\"");
+        for (size_t i = 0; i < len; i++) {
+                unsigned char c = (unsigned char) s[i];
+                if (c == '"' || c == '\\')
+                        buf_printf(b, "\\%c", c);
+                else if (c == '\n')
+                        buf_printf(b, "\\n");
+                else if (c == '\t')
+                        buf_printf(b, "\\t");
+                else if (c < 0x20 || c == 0x7f)
+                        buf_printf(b, "\\u%04x", c);
+                else
+                        buf_printf(b, "%c", c);
+        }
+        buf_printf(b, "\"");
+}
+
+static void buf_json_str(Buf *b, const char *s) {
+        if (s)
+                buf_json_string(b, s, strlen(s));
+        else
+                buf_printf(b, "null");
+}
+
+typedef struct LogsOut {
+        Buf *out;
+        const char *unit;
+        bool json;
+} LogsOut;
+
+static int format_log_line(const LogLine *l, void *userdata) {
+        LogsOut *o = userdata;
+        char t[LOG_TIME_MAX];
+        log_format_time(t, sizeof t, l->realtime_usec);
+        if (o->json) {
+                buf_printf(o->out, "{\"unit\":");
+                buf_json_str(o->out, o->unit);
+                buf_printf(o->out,
+                           ",\"seq\":%llu,\"time\":\"%s\",\"stream\":\"%s\",\"truncated\":%s,\"text\":",
+                           (unsigned long long) l->seq, t, log_stream_to_string(l->stream),
+                           l->truncated ? "true" : "false");
+                buf_json_string(o->out, l->text, l->len);
+                buf_printf(o->out, "}\n");
+        } else
+                buf_printf(o->out, "%s %s| %.*s\n", t, o->unit, (int) l->len, l->text);
+        return 0;
+}
+
+/* logs [-f] [-n N] [--json] UNIT */
+static int verb_logs(Manager *m, char **args, bool json, Buf *out) {
+        bool follow = false;
+        uint64_t n = 20;
+        const char *name = NULL;
+        for (char **a = args; *a; a++) {
+                if (streq(*a, "-f") || streq(*a, "--follow"))
+                        follow = true;
+                else if (streq(*a, "-n") && a[1]) {
+                        char *end;
+                        unsigned long long v = strtoull(*++a, &end, 10);
+                        if (*end || !**a) {
+                                buf_printf(out, "-n wants a number of lines, got '%s'\n", *a);
+                                return 2;
+                        }
+                        n = v;
+                } else if (**a == '-' || name) {
+                        buf_printf(out, "usage: logs [-f] [-n N] UNIT\n");
+                        return 2;
+                } else
+                        name = *a;
+        }
+        if (!name) {
+                buf_printf(out, "which unit? (initctl --help)\n");
+                return 2;
+        }
+        Unit *u = manager_find(m, name);
+        if (!u) {
+                buf_printf(out, "unknown unit '%s'\n", name);
+                return 1;
+        }
+        LogsOut o = { .out = out, .unit = u->name, .json = json };
+        uint64_t after = u->logs ? log_ring_tail_seq(u->logs, n) : 0;
+        if (u->logs)
+                log_ring_read(u->logs, after, 0, format_log_line, &o);
+        if (u->logs && log_ring_evicted(u->logs) && !json &&
+            n > log_ring_last_seq(u->logs) - log_ring_first_seq(u->logs) + 1)
+                buf_printf(out, "(%llu older lines were dropped from memory%s)\n",
+                           (unsigned long long) log_ring_evicted(u->logs),
+                           m->cfg.log_dir ? "; see /var/lib/keel/log" : "");
+        if (follow) {
+                request_follow = u;
+                request_follow_seq = u->logs ? log_ring_last_seq(u->logs) : 0;
+                request_follow_json = json;
+        }
+        return 0;
+}
+
+static int status_table_json(Manager *m, Buf *out) {
+        buf_printf(out, "{\"units\":[");
+        for (size_t i = 0; i < m->n_units; i++) {
+                Unit *u = m->units[i];
+                uint64_t mem = 0;
+                bool has_mem = u->pid > 0 && u->cgroup_path &&
+                               runtime_cgroup_read_u64(u->cgroup_path, "memory.current", &mem) >= 0;
+                buf_printf(out, "%s{\"name\":", i ? "," : "");
+                buf_json_str(out, u->name);
+                buf_printf(out, ",\"state\":\"%s\",\"pid\":%d,\"restarts\":%u,\"uptime_usec\":%llu,",
+                           unit_state_to_string(u->state), u->pid > 0 ? u->pid : 0, u->restarts,
+                           (unsigned long long) (u->state == UNIT_RUNNING ? now_usec() - u->exec_at : 0));
+                if (has_mem)
+                        buf_printf(out, "\"memory_bytes\":%llu}", (unsigned long long) mem);
+                else
+                        buf_printf(out, "\"memory_bytes\":null}");
+        }
+        buf_printf(out, "]}\n");
+        return 0;
+}
+
+static const char *const exit_kind_names[_EXIT_KIND_MAX] = {
+        [EXIT_CLEAN] = "exited",
+        [EXIT_CODE] = "exited",
+        [EXIT_SIGNAL] = "killed",
+        [EXIT_SPAWN] = "spawn-failed",
+};
+
+static void json_cgroup_u64(Buf *out, const char *key, Unit *u, const char *file, const char *flat_key) {
+        uint64_t v;
+        int r = -ENOENT;
+        if (u->pid > 0 && u->cgroup_path)
+                r = flat_key ? runtime_cgroup_read_key(u->cgroup_path, file, flat_key, &v)
+                             : runtime_cgroup_read_u64(u->cgroup_path, file, &v);
+        if (r >= 0 && v != UINT64_MAX)
+                buf_printf(out, ",\"%s\":%llu", key, (unsigned long long) v);
+        else
+                buf_printf(out, ",\"%s\":null", key);
+}
+
+static int status_unit_json(Unit *u, Buf *out) {
+        uint64_t now = now_usec();
+        buf_printf(out, "{\"name\":");
+        buf_json_str(out, u->name);
+        buf_printf(out, ",\"description\":");
+        buf_json_str(out, u->config ? u->config->description : NULL);
+        buf_printf(out, ",\"file\":");
+        buf_json_str(out, u->path);
+        buf_printf(out,
+                   ",\"state\":\"%s\",\"state_for_usec\":%llu,\"pid\":%d,\"restarts\":%u,\"restarts_in_a_"
+                   "row\":%u",
+                   unit_state_to_string(u->state), (unsigned long long) (now - u->state_since),
+                   u->pid > 0 ? u->pid : 0, u->restarts, u->consecutive);
+        if (u->state == UNIT_RESTARTING && u->timer.armed)
+                buf_printf(out, ",\"next_restart_in_usec\":%llu",
+                           (unsigned long long) (u->next_restart > now ? u->next_restart - now : 0));
+        else
+                buf_printf(out, ",\"next_restart_in_usec\":null");
+        buf_printf(out, ",\"waiting_for\":");
+        buf_json_str(out, u->waiting_for[0] ? u->waiting_for : NULL);
+        json_cgroup_u64(out, "memory_current", u, "memory.current", NULL);
+        json_cgroup_u64(out, "memory_max", u, "memory.max", NULL);
+        json_cgroup_u64(out, "oom_kills", u, "memory.events", "oom_kill");
+        json_cgroup_u64(out, "pids_current", u, "pids.current", NULL);
+        json_cgroup_u64(out, "pids_max", u, "pids.max", NULL);
+        json_cgroup_u64(out, "cpu_usage_usec", u, "cpu.stat", "usage_usec");
+        json_cgroup_u64(out, "cpu_throttled", u, "cpu.stat", "nr_throttled");
+        buf_printf(out, ",\"exits\":[");
+        for (unsigned i = 0; i < UNIT_EXIT_HISTORY; i++) {
+                const ExitRecord *r = unit_exit_history(u, i);
+                if (!r)
+                        break;
+                char t[LOG_TIME_MAX];
+                log_format_time(t, sizeof t, r->when);
+                buf_printf(out, "%s{\"time\":\"%s\",\"uptime_usec\":%llu,\"kind\":\"%s\",", i ? "," : "", t,
+                           (unsigned long long) r->uptime, exit_kind_names[r->kind]);
+                if (r->kind == EXIT_SIGNAL)
+                        buf_printf(out, "\"code\":null,\"signal\":\"%s\"", signal_name(r->code));
+                else if (r->kind == EXIT_SPAWN)
+                        buf_printf(out, "\"code\":null,\"signal\":null");
+                else
+                        buf_printf(out, "\"code\":%d,\"signal\":null", r->code);
+                buf_printf(out, ",\"oom\":%s,\"message\":", r->oom ? "true" : "false");
+                buf_json_str(out, r->message);
+                buf_printf(out, "}");
+        }
+        buf_printf(out, "],\"errors\":[");
+        for (char **e = u->errors; e && *e; e++) {
+                buf_printf(out, "%s", e == u->errors ? "" : ",");
+                buf_json_str(out, *e);
+        }
+        buf_printf(out, "]}\n");
         return u->state == UNIT_RUNNING ? 0 : 3;
 }
 
@@ -249,16 +464,46 @@ int control_handle_request(Manager *m, const ControlHooks *h, char *line, Buf *o
                 buf_printf(out, "bad request: expected '%s VERB [ARGS]'\n", CONTROL_PROTOCOL);
                 return 2;
         }
+        /* --json, anywhere after the verb, asks for the documented JSON form. */
+        bool json = false;
+        size_t k = 2;
+        for (size_t i = 2; i < n; i++) {
+                if (streq(args[i], "--json"))
+                        json = true;
+                else
+                        args[k++] = args[i];
+        }
+        args[k] = NULL;
         const char *verb = args[1];
         if (streq(verb, "status")) {
                 if (!args[2])
-                        return status_table(m, out);
+                        return json ? status_table_json(m, out) : status_table(m, out);
                 Unit *u = manager_find(m, args[2]);
                 if (!u) {
                         buf_printf(out, "unknown unit '%s'\n", args[2]);
                         return 1;
                 }
-                return status_unit(u, out);
+                return json ? status_unit_json(u, out) : status_unit(u, out);
+        }
+        if (streq(verb, "logs"))
+                return verb_logs(m, args + 2, json, out);
+        if (streq(verb, "reload")) {
+                ReloadReport rep;
+                if (!m->unit_dirs || manager_reload(m, (const char *const *) m->unit_dirs, &rep) < 0) {
+                        buf_printf(out, "reload failed: out of memory\n");
+                        return 1;
+                }
+                buf_printf(out, "reload: %u new, %u removed, %u changed, %u unchanged\n", rep.added,
+                           rep.removed, rep.changed, rep.unchanged);
+                for (size_t i = 0; i < m->n_units; i++)
+                        for (char **e = m->units[i]->reload_errors; e && *e; e++)
+                                buf_printf(out, "%s: kept running its previous version: %s\n",
+                                           m->units[i]->name, *e);
+                for (size_t i = 0; i < m->n_units; i++)
+                        if (m->units[i]->state == UNIT_INVALID)
+                                buf_printf(out, "%s: invalid (initctl status %s)\n", m->units[i]->name,
+                                           m->units[i]->name);
+                return rep.kept ? 1 : 0;
         }
         if (streq(verb, "start"))
                 return each_unit(m, args + 2, manager_start_unit, "starting", out);
@@ -287,6 +532,11 @@ int control_handle_request(Manager *m, const ControlHooks *h, char *line, Buf *o
 }
 
 static void client_free(Client *c) {
+        for (Client **p = &clients; *p; p = &(*p)->next)
+                if (*p == c) {
+                        *p = c->next;
+                        break;
+                }
         loop_close(&c->src);
         loop_timer_disarm(&c->timeout);
         buf_free(&c->out);
@@ -304,6 +554,13 @@ static void client_flush(Client *c) {
                         break;
                 }
                 c->out_pos += (size_t) k;
+        }
+        if (c->follow) { /* all sent: wait for more lines, or for the reader to go */
+                if (loop_modify(&c->src, EPOLLIN) < 0)
+                        client_free(c);
+                else
+                        c->out.len = c->out_pos = 0;
+                return;
         }
         /* Closing with unread input would reset the connection and could destroy the reply
          * in flight (an oversized request, say): shut down our side and drain until EOF or
@@ -325,6 +582,15 @@ static void client_event(LoopSource *s, uint32_t events) {
                         ;
                 if (k == 0 || errno != EAGAIN)
                         client_free(c);
+                return;
+        }
+        if (c->follow) { /* a follower only ever says goodbye */
+                char scratch[256];
+                ssize_t k = recv(s->fd, scratch, sizeof scratch, MSG_DONTWAIT);
+                if (k == 0 || (k < 0 && errno != EAGAIN) || (events & (EPOLLERR | EPOLLHUP)))
+                        client_free(c);
+                else if (events & EPOLLOUT)
+                        client_flush(c);
                 return;
         }
         if (c->replying) {
@@ -349,7 +615,14 @@ static void client_event(LoopSource *s, uint32_t events) {
         Buf body = { 0 };
         if (nl) {
                 *nl = 0;
+                request_follow = NULL;
                 code = control_handle_request(manager, &hooks, c->in, &body);
+                if (request_follow && code == 0) {
+                        c->follow = request_follow;
+                        c->follow_seq = request_follow_seq;
+                        c->follow_json = request_follow_json;
+                        loop_timer_disarm(&c->timeout); /* it may follow for days */
+                }
         } else if (c->in_len >= sizeof c->in - 1) {
                 buf_printf(&body, "request too long (limit %d bytes)\n", CONTROL_REQUEST_MAX);
                 code = 2;
@@ -396,6 +669,8 @@ static void listener_event(LoopSource *s, uint32_t events) {
                         continue;
                 }
                 c->src = (LoopSource){ .fd = fd, .handler = client_event, .userdata = c };
+                c->next = clients;
+                clients = c;
                 c->timeout = (LoopTimer){ .handler = client_timeout, .userdata = c };
                 n_clients++;
                 if (loop_add(&c->src, EPOLLIN) < 0) {
@@ -427,4 +702,40 @@ int control_listen(Manager *m, const char *path, const ControlHooks *h) {
         }
         listener = (LoopSource){ .fd = fd, .handler = listener_event };
         return loop_add(&listener, EPOLLIN);
+}
+
+void control_logs_notify(Unit *u) {
+        for (Client *c = clients, *next; c; c = next) {
+                next = c->next;
+                if (c->follow != u || !u->logs)
+                        continue;
+                uint64_t last = log_ring_last_seq(u->logs);
+                if (c->out.len - c->out_pos > FOLLOW_BACKLOG_MAX) {
+                        c->follow_dropped += last - c->follow_seq;
+                        c->follow_seq = last;
+                        continue;
+                }
+                if (c->follow_dropped && !c->follow_json) {
+                        buf_printf(&c->out, "(%llu lines dropped: this reader was too slow)\n",
+                                   (unsigned long long) c->follow_dropped);
+                        c->follow_dropped = 0;
+                }
+                LogsOut o = { .out = &c->out, .unit = u->name, .json = c->follow_json };
+                if (c->follow_seq < log_ring_first_seq(u->logs) - 1)
+                        c->follow_seq = log_ring_first_seq(u->logs) - 1;
+                log_ring_read(u->logs, c->follow_seq, 0, format_log_line, &o);
+                c->follow_seq = last;
+                if (c->out.oom)
+                        client_free(c);
+                else
+                        client_flush(c);
+        }
+}
+
+void control_forget_unit(Unit *u) {
+        for (Client *c = clients, *next; c; c = next) {
+                next = c->next;
+                if (c->follow == u)
+                        client_free(c);
+        }
 }

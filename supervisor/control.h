@@ -31,3 +31,8 @@ typedef struct Buf {
 void buf_printf(Buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void buf_free(Buf *b);
 int control_handle_request(Manager *m, const ControlHooks *hooks, char *line, Buf *out);
+
+/* `initctl logs -f`: pushes u's new lines to the clients following it. */
+void control_logs_notify(Unit *u);
+/* u is going away (reload): its followers are closed. */
+void control_forget_unit(Unit *u);

@@ -95,6 +95,11 @@ static void report_cycle(Search *s, size_t from) {
         snprintf(path + strlen(path), sizeof path - strlen(path), "%s", s->stack[from]->name);
         for (size_t i = from; i < s->depth; i++) {
                 Unit *u = s->stack[i];
+                bool known = false; /* found again by a reload */
+                for (char **x = u->errors; x && *x && !known; x++)
+                        known = strstr(*x, "ordering cycle") != NULL;
+                if (known)
+                        continue;
                 char *e = NULL;
                 if (asprintf(&e, "%s: ordering cycle (After=/Before=): %s", u->path, path) >= 0 &&
                     strv_push(&u->errors, e) >= 0 && u->state != UNIT_INVALID) {

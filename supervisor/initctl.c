@@ -16,24 +16,43 @@
 #include "macros.h"
 
 static void usage(FILE *f) {
-        fprintf(f, "Usage: initctl [OPTIONS] COMMAND [UNIT...]\n"
-                   "\n"
-                   "Talk to keel's PID 1 over " CONTROL_SOCKET_PATH ".\n"
-                   "\n"
-                   "Commands:\n"
-                   "  status               one line per unit: state, pid, restarts, uptime, memory\n"
-                   "  status UNIT          one unit in detail: file, state, last exit, errors\n"
-                   "  start UNIT...        start units (a failed unit starts afresh)\n"
-                   "  stop UNIT...         stop units: KillSignal=, then SIGKILL after TimeoutStopSec=\n"
-                   "  restart UNIT...      stop, then start\n"
-                   "  poweroff | reboot | halt\n"
-                   "                       stop every unit in reverse order, then bring the machine down\n"
-                   "\n"
-                   "Options:\n"
-                   "  -h, --help           this text\n"
-                   "\n"
-                   "Exit status: 0 success, 1 failure, 2 usage error, 3 unit not running.\n"
-                   "UNIT is the unit file's name, with or without '.container'.\n");
+        fprintf(f,
+                "Usage: initctl [--json] COMMAND [ARGS...]\n"
+                "\n"
+                "Talk to keel's PID 1 over " CONTROL_SOCKET_PATH " (root only).\n"
+                "\n"
+                "Commands:\n"
+                "  status               one line per unit: state, pid, restarts, uptime, memory\n"
+                "  status UNIT          one unit in detail: file, state and since when, pid, restart\n"
+                "                       policy and countdown, the last 10 exits and why they ended,\n"
+                "                       memory, tasks and CPU from its cgroup, errors of an invalid file\n"
+                "  logs [-f] [-n N] UNIT\n"
+                "                       its last N output lines (default 20), with times; -f keeps\n"
+                "                       printing new lines until interrupted\n"
+                "  start UNIT...        start units, and what they Requires=/Wants= (a failed unit\n"
+                "                       starts afresh: backoff and start limit are reset)\n"
+                "  stop UNIT...         stop units (and what Requires= them): KillSignal=, then the\n"
+                "                       whole cgroup is killed after TimeoutStopSec=\n"
+                "  restart UNIT...      stop, then start\n"
+                "  reload               re-read the unit files: start new units, stop removed ones,\n"
+                "                       restart changed ones; a changed file with errors is reported\n"
+                "                       and the unit keeps running as it was (last known good)\n"
+                "  poweroff | reboot | halt\n"
+                "                       stop every unit in reverse order, then bring the machine down\n"
+                "\n"
+                "Options:\n"
+                "  --json               status and logs as JSON (schema: supervisor/PROTOCOL.md)\n"
+                "  -h, --help           this text\n"
+                "\n"
+                "Examples:\n"
+                "  initctl status web            why did web restart?\n"
+                "  initctl logs -f -n 50 web     watch web's output\n"
+                "  vi /var/lib/keel/units/web.container && initctl reload\n"
+                "\n"
+                "Exit status: 0 success, 1 failure, 2 usage error, 3 unit not running.\n"
+                "UNIT is the unit file's name, with or without '.container'. Unit files live in\n"
+                "/etc/keel/units (baked into the image) and /var/lib/keel/units (the data disk,\n"
+                "which replaces same-named baked ones).\n");
 }
 
 /* When PID 1 cannot be reached, poweroff and friends still work through the signals PID 1
@@ -59,6 +78,7 @@ int initctl_main(int argc, char **argv) {
         const char *self = basename(argv[0]);
         int first = 1;
         const char *verb;
+        bool json = false, follow = false;
 
         if (streq(self, "poweroff") || streq(self, "reboot") || streq(self, "halt")) {
                 verb = self;
@@ -68,18 +88,33 @@ int initctl_main(int argc, char **argv) {
                         usage(stderr);
                         return 2;
                 }
-                if (streq(argv[1], "-h") || streq(argv[1], "--help") || streq(argv[1], "help")) {
+                int i = 1;
+                for (; i < argc && argv[i][0] == '-'; i++) {
+                        if (streq(argv[i], "-h") || streq(argv[i], "--help")) {
+                                usage(stdout);
+                                return 0;
+                        }
+                        if (!streq(argv[i], "--json")) {
+                                fprintf(stderr, "initctl: unknown option '%s' (initctl --help)\n", argv[i]);
+                                return 2;
+                        }
+                        json = true;
+                }
+                if (i >= argc) {
+                        usage(stderr);
+                        return 2;
+                }
+                if (streq(argv[i], "help")) {
                         usage(stdout);
                         return 0;
                 }
-                if (argv[1][0] == '-') {
-                        fprintf(stderr, "initctl: unknown option '%s'\n", argv[1]);
-                        return 2;
-                }
-                verb = argv[1];
-                first = 2;
+                verb = argv[i];
+                first = i + 1;
         }
-        len = (size_t) snprintf(req, sizeof req, "%s %s", CONTROL_PROTOCOL, verb);
+        len = (size_t) snprintf(req, sizeof req, "%s %s%s", CONTROL_PROTOCOL, verb, json ? " --json" : "");
+        for (int i = first; i < argc; i++)
+                if (streq(argv[i], "-f") || streq(argv[i], "--follow"))
+                        follow = true;
         for (int i = first; i < argc && len < sizeof req; i++)
                 len += (size_t) snprintf(req + len, sizeof req - len, " %s", argv[i]);
         if (len + 1 >= sizeof req) {
@@ -96,7 +131,8 @@ int initctl_main(int argc, char **argv) {
         _cleanup_close_ int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
         struct timeval tv = { .tv_sec = 30 };
         if (fd >= 0) {
-                setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+                if (!follow || !streq(verb, "logs")) /* a follower waits as long as it likes */
+                        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
                 setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
         }
         if (fd < 0 || connect(fd, (struct sockaddr *) &sa, sizeof sa) < 0) {
@@ -139,7 +175,9 @@ int initctl_main(int argc, char **argv) {
                         memmove(buf, buf + hdr, got - hdr);
                         got -= hdr;
                 }
-                fwrite(buf, 1, got, code == 0 || code == 3 ? stdout : stderr);
+                FILE *o = code == 0 || code == 3 ? stdout : stderr;
+                fwrite(buf, 1, got, o);
+                fflush(o);
                 got = 0;
         }
         if (code < 0) {

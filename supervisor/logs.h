@@ -14,7 +14,7 @@
 
 #define LOG_LINE_MAX               4096u /* longer lines are cut (at a UTF-8 boundary) and flagged */
 #define LOG_RING_MAX_BYTES_DEFAULT (64u * 1024u)
-#define LOG_RING_MIN_BYTES         (8u * 1024u) /* room for the longest line, twice */
+#define LOG_RING_MIN_BYTES         (8u * 1024u) /* the longest line fits, with room to spare */
 #define LOG_FILE_MAX_BYTES_DEFAULT (UINT64_C(1) << 20)
 #define LOG_FILE_MIN_BYTES         UINT64_C(8192) /* so (keep+1)·max bounds the disk use */
 #define LOG_FILE_KEEP_DEFAULT      3u

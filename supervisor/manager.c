@@ -9,6 +9,8 @@
 #include <sys/syscall.h>
 
 #include "log.h"
+#include "manager-internal.h"
+#include "reload.h"
 #include "manager.h"
 #include "deps.h"
 #include "devices.h"
@@ -258,8 +260,6 @@ static UnitState act_stopped(Unit *u) {
         return UNIT_INACTIVE;
 }
 
-static int unit_dispatch(Unit *u, UnitEvent ev);
-
 /* Starting a unit starts what it Requires= and Wants= too. */
 static void pull_in(Unit *u) {
         Unit **lists[] = { u->requires, u->wants };
@@ -388,7 +388,7 @@ static bool dependents_down(Manager *m, const Unit *u) {
 /* The dependency pass, after every change: waiting units that can go, go; units due to stop,
  * stop. Repeats until nothing moves (each round changes at least one state, and there are
  * finitely many). */
-static void kick(Manager *m) {
+void manager_kick(Manager *m) {
         if (m->kicking)
                 return;
         m->kicking = true;
@@ -407,7 +407,7 @@ static void kick(Manager *m) {
         m->kicking = false;
 }
 
-static int unit_dispatch(Unit *u, UnitEvent ev) {
+int unit_dispatch(Unit *u, UnitEvent ev) {
         Action a = actions[u->state][ev];
         if (!a)
                 return -EALREADY;
@@ -420,7 +420,7 @@ static int unit_dispatch(Unit *u, UnitEvent ev) {
         }
         if (ev == EV_START)
                 pull_in(u);
-        kick(u->manager);
+        manager_kick(u->manager);
         check_milestones(u->manager);
         return 0;
 }
@@ -446,7 +446,27 @@ static void unit_status(LoopSource *s, uint32_t events) {
         unit_dispatch(u, EV_EXEC);
 }
 
+/* Every line is kept: in the unit's ring for `initctl logs`, and on the data disk. */
+static void store_line(Unit *u, const char *line, size_t len) {
+        Manager *m = u->manager;
+        uint64_t now = log_realtime_usec();
+        if (!u->logs)
+                u->logs = log_ring_new(0);
+        if (u->logs && log_ring_append(u->logs, now, LOG_STREAM_STDOUT, line, len) >= 0 && m->cfg.on_log)
+                m->cfg.on_log(u);
+        if (m->cfg.log_dir && !u->logfile && !u->logfile_failed) {
+                int r = log_file_open(m->cfg.log_dir, u->name, 0, LOG_FILE_KEEP_DEFAULT, &u->logfile);
+                u->logfile_failed = r < 0;
+                if (r < 0)
+                        log_warning_errno(r, "%s: cannot open its log file in %s: %m", u->name,
+                                          m->cfg.log_dir);
+        }
+        if (u->logfile)
+                (void) log_file_append(u->logfile, now, LOG_STREAM_STDOUT, line, len);
+}
+
 static void emit_line(Unit *u, const char *line, size_t len) {
+        store_line(u, line, len);
         char buf[sizeof u->line + 80];
         int n = snprintf(buf, sizeof buf, "%s| %.*s\n", u->name, (int) len, line);
         if (n <= 0)
@@ -510,7 +530,7 @@ Unit *manager_find(Manager *m, const char *name) {
         return NULL;
 }
 
-static Unit *unit_new(Manager *m, const char *dir, const char *file) {
+Unit *unit_new(Manager *m, const char *path) {
         Unit *u = calloc(1, sizeof *u);
         if (!u)
                 return NULL;
@@ -518,17 +538,45 @@ static Unit *unit_new(Manager *m, const char *dir, const char *file) {
         u->pidfd = u->output_wfd = -1;
         u->status.fd = u->output.fd = -1;
         u->timer = (LoopTimer){ .handler = unit_timer, .userdata = u };
+        const char *file = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
         u->name = strndup(file, strlen(file) - strlen(".container"));
-        if (!u->name || asprintf(&u->path, "%s/%s", dir, file) < 0) {
+        u->path = strdup(path);
+        if (!u->name || !u->path) {
                 free(u->name);
+                free(u->path);
                 free(u);
                 return NULL;
         }
         return u;
 }
 
+Unit *unit_free(Unit *u) {
+        if (!u)
+                return NULL;
+        loop_timer_disarm(&u->timer);
+        loop_close(&u->status);
+        loop_close(&u->output);
+        safe_close(u->output_wfd);
+        safe_close(u->pidfd);
+        deps_free(u);
+        unit_config_free(u->config);
+        strv_free(u->errors);
+        strv_free(u->reload_errors);
+        seccomp_program_free(&u->seccomp);
+        log_ring_free(u->logs);
+        log_file_close(u->logfile);
+        for (unsigned i = 0; i < UNIT_EXIT_HISTORY; i++)
+                free(u->history[i].message);
+        free(u->cgroup_path);
+        free(u->state_dir);
+        free(u->name);
+        free(u->path);
+        free(u);
+        return NULL;
+}
+
 /* Units with the same capabilities share the default filter: compiling is the slow part. */
-static int unit_seccomp(Manager *m, Unit *u) {
+int unit_seccomp(Manager *m, Unit *u) {
         const UnitConfig *c = u->config;
         for (size_t i = 0; !c->seccomp_profile && i < m->n_units; i++) {
                 Unit *o = m->units[i];
@@ -552,7 +600,8 @@ static int unit_seccomp(Manager *m, Unit *u) {
         return r;
 }
 
-static void unit_load(Manager *m, Unit *u) {
+void unit_load(Manager *m, Unit *u) {
+        u->content_hash = unit_file_hash(u->path);
         unit_file_load(u->path, u->name, &u->config, &u->errors);
         if (u->config && strv_length(u->errors) == 0)
                 (void) unit_seccomp(m, u);
@@ -586,7 +635,14 @@ static int cmp_str(const void *a, const void *b) {
         return strcmp(*(char *const *) a, *(char *const *) b);
 }
 
-int manager_load(Manager *m, const char *const *dirs) {
+static const char *path_stem(const char *path, size_t *len) {
+        const char *f = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
+        *len = strlen(f) - strlen(".container");
+        return f;
+}
+
+int unit_dirs_scan(const char *const *dirs, char ***ret) {
+        _cleanup_strv_free_ char **paths = NULL;
         for (const char *const *d = dirs; *d; d++) {
                 DIR *dir = opendir(*d);
                 if (!dir) {
@@ -601,10 +657,10 @@ int manager_load(Manager *m, const char *const *dirs) {
                         if (l <= 10 || !streq(de->d_name + l - 10, ".container") ||
                             strv_length(files) >= 4096)
                                 continue;
-                        char *f = strdup(de->d_name);
-                        if (!f || strv_push(&files, f) < 0) { /* strv_push frees f on failure */
+                        char *f = NULL;
+                        if (asprintf(&f, "%s/%s", *d, de->d_name) < 0 || strv_push(&files, f) < 0) {
                                 closedir(dir);
-                                return log_error("out of memory listing %s", *d);
+                                return -ENOMEM;
                         }
                 }
                 closedir(dir);
@@ -612,23 +668,52 @@ int manager_load(Manager *m, const char *const *dirs) {
                         continue;
                 qsort(files, strv_length(files), sizeof(char *), cmp_str);
                 for (char **f = files; *f; f++) {
-                        Unit *u = unit_new(m, *d, *f);
-                        if (!u)
-                                return log_error("out of memory loading units");
-                        Unit *old = manager_find(m, u->name);
-                        if (old) { /* a later directory replaces a same-named unit */
-                                log_info("%s: %s replaces %s", u->name, u->path, old->path);
-                                free(old->path);
-                                old->path = TAKE_PTR(u->path);
-                                free(u->name);
-                                free(u);
-                                continue;
+                        size_t l, ol;
+                        const char *stem = path_stem(*f, &l);
+                        bool replaced = false;
+                        for (char **o = paths; o && *o && !replaced; o++) {
+                                const char *ostem = path_stem(*o, &ol);
+                                if (l == ol && strncmp(stem, ostem, l) == 0) {
+                                        /* a later directory replaces a same-named unit */
+                                        log_info("%.*s: %s replaces %s", (int) l, stem, *f, *o);
+                                        free(*o);
+                                        *o = TAKE_PTR(*f);
+                                        replaced = true;
+                                }
                         }
-                        Unit **n = realloc(m->units, (m->n_units + 1) * sizeof(Unit *));
-                        if (!n)
-                                return log_error("out of memory loading units");
-                        m->units = n;
-                        m->units[m->n_units++] = u;
+                        if (!replaced) {
+                                int r = strv_push(&paths, TAKE_PTR(*f));
+                                if (r < 0)
+                                        return r;
+                        }
+                }
+        }
+        *ret = TAKE_PTR(paths);
+        return 0;
+}
+
+int manager_add_unit(Manager *m, Unit *u) {
+        Unit **n = realloc(m->units, (m->n_units + 1) * sizeof(Unit *));
+        if (!n)
+                return -ENOMEM;
+        m->units = n;
+        m->units[m->n_units++] = u;
+        return 0;
+}
+
+int manager_load(Manager *m, const char *const *dirs) {
+        _cleanup_strv_free_ char **paths = NULL;
+        strv_free(m->unit_dirs);
+        m->unit_dirs = NULL;
+        if (strv_extend_strv(&m->unit_dirs, (char *const *) dirs) < 0)
+                return log_error("out of memory");
+        if (unit_dirs_scan(dirs, &paths) < 0)
+                return log_error("out of memory listing units");
+        for (char **p = paths; p && *p; p++) {
+                Unit *u = unit_new(m, *p);
+                if (!u || manager_add_unit(m, u) < 0) {
+                        unit_free(u);
+                        return log_error("out of memory loading units");
                 }
         }
         for (size_t i = 0; i < m->n_units; i++)
@@ -672,7 +757,7 @@ void manager_start_all(Manager *m) {
                 unit_dispatch(m->units[i], EV_START);
         m->kicking = false;
         m->kick = true;
-        kick(m);
+        manager_kick(m);
         check_milestones(m); /* no units at all */
 }
 
@@ -681,7 +766,7 @@ void manager_stop_all(Manager *m) {
         for (size_t i = m->n_units; i > 0; i--)
                 m->units[i - 1]->stop_pending = true;
         m->kick = true;
-        kick(m);
+        manager_kick(m);
         check_milestones(m); /* nothing was running */
 }
 
@@ -753,6 +838,8 @@ bool manager_child_exited(Manager *m, const siginfo_t *si) {
                                                   u->cgroup_path);
                 }
                 unit_dispatch(u, EV_EXIT);
+                if (u->removed)
+                        reload_sweep(m);
                 return true;
         }
         return false;

@@ -6,6 +6,7 @@
 #include <sys/types.h>
 #include <sys/wait.h>
 
+#include "logs.h"
 #include "loop.h"
 #include "outq.h"
 #include "seccomp-program.h"
@@ -69,8 +70,12 @@ struct Unit {
         Manager *manager;
         char *name;
         char *path;
-        UnitConfig *config; /* NULL when the file could not be read */
-        char **errors;      /* non-empty: invalid */
+        UnitConfig *config;    /* NULL when the file could not be read */
+        char **errors;         /* non-empty: invalid */
+        char **reload_errors;  /* the edited file's errors; the unit runs its previous version */
+        uint64_t content_hash; /* of the file it was loaded from, to see edits at reload */
+        bool removed;          /* its file is gone: stopped, then freed */
+        bool reload_restart;   /* reload: (re)start it once dependencies are resolved */
 
         UnitState state;
         uint64_t state_since;
@@ -91,6 +96,9 @@ struct Unit {
         char *cgroup_path;
         char *state_dir;
         SeccompProgram seccomp; /* compiled once at load; empty: unconfined */
+        LogRing *logs;          /* its recent output; allocated as lines come */
+        LogFile *logfile;       /* /var/lib/keel/log/NAME when the data disk is there */
+        bool logfile_failed;    /* could not be opened: said once, not tried again */
         /* Dependencies, resolved at load: NULL entries name units that do not exist. */
         struct Unit **after; /* started only once these are up (After=, and their Before=) */
         size_t n_after;
@@ -119,6 +127,9 @@ typedef struct ManagerConfig {
                                      */
         void (*on_settled)(Manager *m);     /* boot: no unit is STARTING any more */
         void (*on_all_stopped)(Manager *m); /* shutdown: every unit is down */
+        const char *log_dir;                /* persistent logs; NULL: in memory only */
+        void (*on_log)(Unit *u);            /* a line was added to u->logs */
+        void (*on_forget)(Unit *u);         /* u is about to be freed (reload removed it) */
 } ManagerConfig;
 
 struct Manager {
@@ -130,6 +141,7 @@ struct Manager {
         bool booting;
         LoopTimer boot_timer; /* a unit stuck in setup must not hold back the shell for ever */
         bool shutting_down;
+        char **unit_dirs;    /* where manager_load() found the units, for reload */
         bool kick;           /* something changed: run the dependency pass */
         bool kicking;        /* re-entrancy guard of the dependency pass */
         int devices_program; /* the BPF device program, loaded at the first start; -1: not yet */

@@ -1,0 +1,134 @@
+# SPDX-License-Identifier: MIT
+"""initctl against keel's real PID 1 on the host: logs (-n, -f, --json), status --json, and
+reload with last-known-good (see test_pid1_namespace.py for how PID 1 runs here)."""
+import json
+import re
+import subprocess
+import time
+
+import pytest
+
+from test_pid1_namespace import Pid1, remove_unit_cgroups
+
+BB = "Rootfs=/usr/share/keel/rootfs/busybox"
+
+
+def sleeper(text):
+    return (f"[Container]\n{BB}\nExec=/bin/sh -c 'trap \"exit 0\" TERM; echo {text}; "
+            "while :; do sleep 1 & wait $!; done'\n")
+
+
+UNITS = {
+    "chatty": f"[Container]\n{BB}\nExec=/bin/sh -c 'trap \"exit 0\" TERM; i=1; while [ $i -le 50 ]; do "
+              "echo \"line $i\"; i=$((i+1)); done; while :; do sleep 1 & wait $!; done'\n",
+    "ticker": f"[Container]\n{BB}\nExec=/bin/sh -c 'trap \"exit 0\" TERM; i=0; while :; do echo \"tick $i\"; "
+              "i=$((i+1)); sleep 0.2 & wait $!; done'\n",
+    "keep": sleeper("keep-v1"),
+    "edit": sleeper("edit-v1"),
+    "gone": sleeper("gone-v1"),
+    "breakme": sleeper("breakme-v1"),
+}
+
+
+@pytest.fixture(scope="module")
+def ctl(tmp_path_factory):
+    from hostenv import unpack_image
+    root = tmp_path_factory.mktemp("ctl") / "root"
+    root.mkdir()
+    unpack_image(root)
+    p = Pid1(root, units=UNITS)
+    p.root = root
+    try:
+        p.wait_for(r"ready: \d+ units", timeout=120)
+        yield p
+    finally:
+        if p.proc.poll() is None:
+            p.proc.kill()
+            p.proc.wait(timeout=10)
+        remove_unit_cgroups()
+
+
+def status_rows(ctl):
+    rc, out = ctl.enter("/bin/initctl", "status")
+    return {l.split()[0]: l.split() for l in out.splitlines()[1:]}
+
+
+def test_logs_last_lines_with_times(ctl):
+    ctl.wait_for(r"chatty\| line 50")
+    rc, out = ctl.enter("/bin/initctl", "logs", "-n", "3", "chatty")
+    assert rc == 0, out
+    lines = out.strip().splitlines()
+    assert len(lines) == 3, out
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z chatty\| line 50", lines[-1]), lines
+    assert lines[0].endswith("chatty| line 48")
+
+
+def test_logs_json(ctl):
+    ctl.wait_for(r"chatty\| line 50")
+    rc, out = ctl.enter("/bin/initctl", "--json", "logs", "-n", "50", "chatty")
+    recs = [json.loads(l) for l in out.strip().splitlines()]
+    assert [r["text"] for r in recs] == [f"line {i}" for i in range(1, 51)]
+    assert {"unit", "seq", "time", "stream", "truncated", "text"} <= set(recs[0])
+    assert recs[-1]["seq"] - recs[0]["seq"] == 49
+
+
+def test_status_json(ctl):
+    rc, out = ctl.enter("/bin/initctl", "status", "--json")
+    table = json.loads(out)
+    names = {u["name"]: u for u in table["units"]}
+    assert names["chatty"]["state"] == "running" and names["chatty"]["pid"] > 0
+    rc, out = ctl.enter("/bin/initctl", "--json", "status", "chatty")
+    one = json.loads(out)
+    assert one["name"] == "chatty" and one["state"] == "running" and one["exits"] == [] and one["errors"] == []
+    assert "memory_current" in one and "next_restart_in_usec" in one
+
+
+def test_logs_follow_streams_new_lines(ctl):
+    ctl.wait_for(r"ticker\| tick 3")
+    p = subprocess.Popen(["nsenter", "-t", str(ctl.init_pid()), "-m", "-p", "-u", "-n", "-i", "-r",
+                          "/bin/initctl", "logs", "-f", "-n", "1", "ticker"],
+                         stdout=subprocess.PIPE, text=True, bufsize=1)
+    try:
+        got = []
+        deadline = time.monotonic() + 30
+        while len(got) < 5 and time.monotonic() < deadline:
+            line = p.stdout.readline()
+            if line:
+                got.append(line.strip())
+        nums = [int(re.search(r"tick (\d+)$", l).group(1)) for l in got]
+        assert len(nums) == 5 and nums == list(range(nums[0], nums[0] + 5)), got
+    finally:
+        p.kill()
+        p.wait(timeout=10)
+    rc, out = ctl.enter("/bin/initctl", "status", "ticker")  # PID 1 did not mind the reader going
+    assert rc == 0, out
+
+
+def test_reload_with_last_known_good(ctl):
+    units = ctl.root / "etc/keel/units"
+    ctl.wait_for(r"breakme\| breakme-v1")
+    before = status_rows(ctl)
+    (units / "added.container").write_text(sleeper("added-v1"))
+    (units / "edit.container").write_text(sleeper("edit-v2"))
+    (units / "gone.container").unlink()
+    (units / "breakme.container").write_text(f"[Container]\n{BB}\nExce=/bin/true\n")
+    rc, out = ctl.enter("/bin/initctl", "reload")
+    assert rc == 1, out  # one unit kept its previous version
+    assert "reload: 1 new, 1 removed, 1 changed, 3 unchanged" in out, out
+    assert "breakme: kept running its previous version:" in out and "unknown key 'Exce'" in out, out
+    ctl.wait_for(r"added\| added-v1")
+    ctl.wait_for(r"edit\| edit-v2")
+    ctl.wait_for(r"gone: removed")
+    after = status_rows(ctl)
+    assert "gone" not in after
+    assert after["keep"][2] == before["keep"][2], "unchanged units are left alone"
+    assert after["breakme"][1] == "running" and after["breakme"][2] == before["breakme"][2]
+    rc, out = ctl.enter("/bin/initctl", "status", "breakme")
+    assert "Reload:" in out and "still running the previous version" in out, out
+    # Fixing it takes the new version.
+    (units / "breakme.container").write_text(sleeper("breakme-v2"))
+    rc, out = ctl.enter("/bin/initctl", "reload")
+    assert rc == 0, out
+    ctl.wait_for(r"breakme\| breakme-v2")
+    rc, out = ctl.enter("/bin/initctl", "status", "breakme")
+    assert "Reload:" not in out
