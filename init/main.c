@@ -66,6 +66,10 @@ static _noreturn_ void shutdown_final(void) {
         kill(-1, SIGKILL);
         while (waitpid(-1, NULL, WNOHANG) > 0)
                 down.leftovers++;
+        /* Our own open files on the data disk are the container logs: without closing them the
+         * unmount fails with EBUSY and the disk needs journal recovery at the next boot. */
+        if (manager)
+                manager_close_logs(manager);
         sync();
         bool clean = true;
         if (umount2("/var/lib/keel", 0) < 0 && errno != EINVAL && errno != ENOENT) {
@@ -293,6 +297,7 @@ int main(int argc, char **argv) {
                 .log_dir = data_disk ? "/var/lib/keel/log" : NULL,
                 .on_log = control_logs_notify,
                 .on_forget = control_forget_unit,
+                .on_state = control_state_notify,
         };
         manager = manager_new(&mc);
         if (!manager) {

@@ -38,6 +38,11 @@ typedef struct Client {
         uint64_t follow_seq; /* the last line sent */
         bool follow_json;
         uint64_t follow_dropped; /* lines a slow reader missed */
+        /* `stop`: the reply waits until these units are down (bounded by a timer). */
+        Unit *wait[16];
+        size_t n_wait;
+        int wait_code;
+        Buf wait_body;
         struct Client *next;
 } Client;
 
@@ -48,6 +53,8 @@ static unsigned n_clients;
 static Client *clients;
 
 /* What control_handle_request() asks of the connection after its reply. */
+static Unit *request_wait[16];
+static size_t request_n_wait;
 static Unit *request_follow;
 static uint64_t request_follow_seq;
 static bool request_follow_json;
@@ -323,6 +330,49 @@ static int verb_logs(Manager *m, char **args, bool json, Buf *out) {
         return 0;
 }
 
+static bool unit_down(const Unit *u) {
+        return u->state != UNIT_STARTING && u->state != UNIT_RUNNING && u->state != UNIT_STOPPING;
+}
+
+/* How a stopped unit ended, for the reply of `stop`. */
+static void describe_stopped(Unit *u, Buf *out) {
+        char why[600];
+        const ExitRecord *r = unit_exit_history(u, 0);
+        if (r && u->state != UNIT_WAITING && u->state != UNIT_INVALID)
+                buf_printf(out, "%s: stopped (%s)\n", u->name, exit_record_describe(r, why, sizeof why));
+        else
+                buf_printf(out, "%s: %s\n", u->name, unit_state_to_string(u->state));
+}
+
+/* stop UNIT...: answers once every unit is down, saying how each ended. */
+static int verb_stop(Manager *m, char **args, Buf *out) {
+        if (!args[0]) {
+                buf_printf(out, "which unit? (initctl --help)\n");
+                return 2;
+        }
+        int ret = 0;
+        for (char **a = args; *a; a++) {
+                Unit *u = manager_find(m, *a);
+                if (!u) {
+                        buf_printf(out, "unknown unit '%s'\n", *a);
+                        ret = 1;
+                        continue;
+                }
+                bool was_up = !unit_down(u) || u->state == UNIT_RESTARTING || u->state == UNIT_WAITING;
+                int r = manager_stop_unit(m, u);
+                if (r < 0 && r != -EALREADY) {
+                        buf_printf(out, "%s: %s\n", u->name, strerror(-r));
+                        ret = 1;
+                } else if (!was_up)
+                        buf_printf(out, "%s: already %s\n", u->name, unit_state_to_string(u->state));
+                else if (!unit_down(u) && request_n_wait < ELEMENTSOF(request_wait))
+                        request_wait[request_n_wait++] = u;
+                else
+                        describe_stopped(u, out);
+        }
+        return ret;
+}
+
 static int status_table_json(Manager *m, Buf *out) {
         buf_printf(out, "{\"units\":[");
         for (size_t i = 0; i < m->n_units; i++) {
@@ -508,7 +558,7 @@ int control_handle_request(Manager *m, const ControlHooks *h, char *line, Buf *o
         if (streq(verb, "start"))
                 return each_unit(m, args + 2, manager_start_unit, "starting", out);
         if (streq(verb, "stop"))
-                return each_unit(m, args + 2, manager_stop_unit, "stopping", out);
+                return verb_stop(m, args + 2, out);
         if (streq(verb, "restart"))
                 return each_unit(m, args + 2, manager_restart_unit, "restarting", out);
         static const struct {
@@ -540,6 +590,7 @@ static void client_free(Client *c) {
         loop_close(&c->src);
         loop_timer_disarm(&c->timeout);
         buf_free(&c->out);
+        buf_free(&c->wait_body);
         free(c);
         n_clients--;
 }
@@ -616,7 +667,24 @@ static void client_event(LoopSource *s, uint32_t events) {
         if (nl) {
                 *nl = 0;
                 request_follow = NULL;
+                request_n_wait = 0;
                 code = control_handle_request(manager, &hooks, c->in, &body);
+                if (request_n_wait > 0) {
+                        /* The answer waits for the units: at most their longest TimeoutStopSec=
+                         * (then SIGKILL of the cgroup) and a little more. */
+                        uint64_t longest = 0;
+                        for (size_t i = 0; i < request_n_wait; i++) {
+                                c->wait[i] = request_wait[i];
+                                if (c->wait[i]->config &&
+                                    c->wait[i]->config->timeout_stop_usec != USEC_INFINITY)
+                                        longest = MAX(longest, c->wait[i]->config->timeout_stop_usec);
+                        }
+                        c->n_wait = request_n_wait;
+                        c->wait_code = code;
+                        c->wait_body = body;
+                        loop_timer_arm(&c->timeout, now_usec() + longest + 5 * USEC_PER_SEC);
+                        return;
+                }
                 if (request_follow && code == 0) {
                         c->follow = request_follow;
                         c->follow_seq = request_follow_seq;
@@ -639,8 +707,56 @@ static void client_event(LoopSource *s, uint32_t events) {
         client_flush(c);
 }
 
+static void client_reply(Client *c, int code, Buf *body) {
+        buf_printf(&c->out, "%s %d\n", CONTROL_PROTOCOL, code);
+        buf_printf(&c->out, "%.*s", (int) body->len, body->data ? body->data : "");
+        buf_free(body);
+        if (c->out.oom) {
+                client_free(c);
+                return;
+        }
+        c->replying = true;
+        client_flush(c);
+}
+
+/* A stop that outlived its bound is answered as it stands. */
+static void wait_expired(Client *c) {
+        for (size_t i = 0; i < c->n_wait; i++)
+                if (c->wait[i])
+                        buf_printf(&c->wait_body, "%s: still %s\n", c->wait[i]->name,
+                                   unit_state_to_string(c->wait[i]->state));
+        c->n_wait = 0;
+        client_reply(c, 1, &c->wait_body);
+}
+
 static void client_timeout(LoopTimer *t) {
-        client_free(t->userdata);
+        Client *c = t->userdata;
+        if (c->n_wait > 0) {
+                wait_expired(c);
+                return;
+        }
+        client_free(c);
+}
+
+void control_state_notify(Unit *u) {
+        for (Client *c = clients, *next; c; c = next) {
+                next = c->next;
+                if (c->n_wait == 0 || !unit_down(u))
+                        continue;
+                bool pending = false;
+                for (size_t i = 0; i < c->n_wait; i++) {
+                        if (c->wait[i] == u) {
+                                describe_stopped(u, &c->wait_body);
+                                c->wait[i] = NULL;
+                        }
+                        pending = pending || c->wait[i];
+                }
+                if (!pending) {
+                        c->n_wait = 0;
+                        loop_timer_disarm(&c->timeout);
+                        client_reply(c, c->wait_code, &c->wait_body);
+                }
+        }
 }
 
 static void listener_event(LoopSource *s, uint32_t events) {
@@ -735,6 +851,11 @@ void control_logs_notify(Unit *u) {
 void control_forget_unit(Unit *u) {
         for (Client *c = clients, *next; c; c = next) {
                 next = c->next;
+                for (size_t i = 0; i < c->n_wait; i++)
+                        if (c->wait[i] == u) {
+                                buf_printf(&c->wait_body, "%s: stopped and removed\n", u->name);
+                                c->wait[i] = NULL;
+                        }
                 if (c->follow == u)
                         client_free(c);
         }

@@ -36,3 +36,5 @@ int control_handle_request(Manager *m, const ControlHooks *hooks, char *line, Bu
 void control_logs_notify(Unit *u);
 /* u is going away (reload): its followers are closed. */
 void control_forget_unit(Unit *u);
+/* A unit changed state: answers `stop` requests waiting for it. */
+void control_state_notify(Unit *u);

@@ -15,6 +15,7 @@
 #include "deps.h"
 #include "devices.h"
 #include "spec.h"
+#include "unit-net.h"
 #include "unit-spec.h"
 #include "util.h"
 #include "value.h"
@@ -115,6 +116,13 @@ static UnitState act_spawn(Unit *u) {
                 u->last_exit = (ExitInfo){ .when = now_usec(), .kind = EXIT_SPAWN, .code = -r };
                 snprintf(u->last_exit.message, sizeof u->last_exit.message, "%s", err.message);
                 return after_exit(u);
+        }
+        /* Network=bridge: PID 1 configures the child's namespace from outside while the child
+         * sets up its root, then lets it go on. A failure kills it; its exit, reaped as usual,
+         * reports the network error. */
+        if (us.spec.network.wait_for_parent && (r = unit_net_attach(u, &proc, why, sizeof why)) < 0) {
+                runtime_abort(&proc);
+                snprintf(u->spawn_error, sizeof u->spawn_error, "%s", why);
         }
         u->pid = proc.pid;
         u->pidfd = proc.pidfd;
@@ -251,6 +259,7 @@ static UnitState act_restart_timer(Unit *u) {
 
 static UnitState act_stopped(Unit *u) {
         loop_timer_disarm(&u->timer);
+        history_push(u);
         char why[600];
         log_info("%s: stopped (%s)", u->name, exit_info_describe(&u->last_exit, why, sizeof why));
         if (u->restart_after_stop && !u->manager->shutting_down) {
@@ -417,6 +426,8 @@ int unit_dispatch(Unit *u, UnitEvent ev) {
                 u->state = next;
                 u->state_since = now_usec();
                 u->manager->kick = true; /* someone may be waiting for this one */
+                if (u->manager->cfg.on_state)
+                        u->manager->cfg.on_state(u);
         }
         if (ev == EV_START)
                 pull_in(u);
@@ -440,6 +451,10 @@ static void unit_status(LoopSource *s, uint32_t events) {
                 return;
         if (r == 1) { /* the child failed a stage; its exit follows */
                 snprintf(u->spawn_error, sizeof u->spawn_error, "%s", err.message);
+                loop_close(s);
+                return;
+        }
+        if (u->spawn_error[0]) { /* we killed it (network setup failed): EOF is not an exec */
                 loop_close(s);
                 return;
         }
@@ -511,6 +526,7 @@ Manager *manager_new(const ManagerConfig *cfg) {
                 return NULL;
         m->cfg = *cfg;
         m->devices_program = -1;
+        manager_net_init(m);
         /* Only a non-blocking fd needs the queue; a blocking one (tests' stdout) is written
          * directly. */
         int fl = fcntl(cfg->output_fd, F_GETFL);
@@ -556,6 +572,7 @@ Unit *unit_free(Unit *u) {
         loop_timer_disarm(&u->timer);
         loop_close(&u->status);
         loop_close(&u->output);
+        unit_net_forget(u);
         safe_close(u->output_wfd);
         safe_close(u->pidfd);
         deps_free(u);
@@ -718,6 +735,7 @@ int manager_load(Manager *m, const char *const *dirs) {
         }
         for (size_t i = 0; i < m->n_units; i++)
                 unit_load(m, m->units[i]);
+        unit_net_assign(m);
         if (deps_resolve(m) < 0)
                 return log_error("out of memory resolving dependencies");
         int valid = 0;
@@ -768,6 +786,12 @@ void manager_stop_all(Manager *m) {
         m->kick = true;
         manager_kick(m);
         check_milestones(m); /* nothing was running */
+}
+
+void manager_close_logs(Manager *m) {
+        m->cfg.log_dir = NULL; /* and no new file is opened */
+        for (size_t i = 0; i < m->n_units; i++)
+                m->units[i]->logfile = log_file_close(m->units[i]->logfile);
 }
 
 int manager_start_unit(Manager *m, Unit *u) {
@@ -837,6 +861,7 @@ bool manager_child_exited(Manager *m, const siginfo_t *si) {
                                 log_warning_errno(r, "%s: cannot remove cgroup %s: %m", u->name,
                                                   u->cgroup_path);
                 }
+                unit_net_detach(u);
                 unit_dispatch(u, EV_EXIT);
                 if (u->removed)
                         reload_sweep(m);

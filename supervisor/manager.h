@@ -130,6 +130,7 @@ typedef struct ManagerConfig {
         const char *log_dir;                /* persistent logs; NULL: in memory only */
         void (*on_log)(Unit *u);            /* a line was added to u->logs */
         void (*on_forget)(Unit *u);         /* u is about to be freed (reload removed it) */
+        void (*on_state)(Unit *u);          /* u changed state */
 } ManagerConfig;
 
 struct Manager {
@@ -153,6 +154,8 @@ Manager *manager_new(const ManagerConfig *cfg);
 int manager_load(Manager *m, const char *const *dirs);
 void manager_start_all(Manager *m);
 void manager_stop_all(Manager *m);
+/* Closes the units' log files on the data disk, so that it can be unmounted. */
+void manager_close_logs(Manager *m);
 Unit *manager_find(Manager *m, const char *name);
 int manager_start_unit(Manager *m, Unit *u);
 int manager_stop_unit(Manager *m, Unit *u);

@@ -132,3 +132,12 @@ def test_reload_with_last_known_good(ctl):
     ctl.wait_for(r"breakme\| breakme-v2")
     rc, out = ctl.enter("/bin/initctl", "status", "breakme")
     assert "Reload:" not in out
+
+
+def test_stop_waits_and_says_how_it_ended(ctl):
+    rc, out = ctl.enter("/bin/initctl", "stop", "keep", "ticker")
+    assert rc == 0, out
+    assert "keep: stopped (exited with code 0)" in out, out
+    assert "ticker: stopped (exited with code 0)" in out, out
+    rc, out = ctl.enter("/bin/initctl", "stop", "keep")
+    assert "keep: already inactive" in out, out

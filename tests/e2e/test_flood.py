@@ -1,0 +1,34 @@
+# SPDX-License-Identifier: MIT
+"""A container that prints without pause: PID 1 must stay responsive (the console is slow, the
+output queue bounded, dropped bytes counted), initctl must answer, and the other units run."""
+import re
+
+import pytest
+
+from keelvm import booted
+
+BUSYBOX = "/usr/share/keel/rootfs/busybox"
+UNITS = {
+    "flood": f"[Container]\nRootfs={BUSYBOX}\nExec=/bin/sh -c 'while :; do echo flood-0123456789-0123456789-0123456789; done'\n",
+    "quiet": f"[Container]\nRootfs={BUSYBOX}\nExec=/bin/sh -c 'trap \"exit 0\" TERM; echo quiet-up; while :; do sleep 1 & wait $!; done'\n",
+}
+
+
+@pytest.fixture(scope="module")
+def fvm(make_image):
+    with booted(make_image(UNITS), "test_flood") as v:
+        yield v
+
+
+def test_pid1_stays_responsive_under_a_flood(fvm):
+    fvm.wait_console(r"flood\| flood-", timeout=60)
+    for _ in range(3):  # initctl answers, again and again, while the flood goes on
+        status, out = fvm.run("initctl status flood", timeout=60)
+        assert status == 0, out
+    m = re.search(r"Output:\s+(\d+) bytes dropped", out)
+    assert m and int(m.group(1)) > 0, out
+    assert fvm.status_table()["quiet"]["state"] == "running"
+    status, out = fvm.run("initctl logs -n 3 flood", timeout=60)
+    assert status == 0 and "flood| flood-0123456789" in out, out
+    status, out = fvm.run("initctl stop flood", timeout=60)
+    assert status == 0 and "flood: stopped" in out, out
