@@ -158,6 +158,43 @@ static void status_resources(Unit *u, Buf *out) {
         }
 }
 
+/* The limits the unit sets, in its own words. */
+static void status_limits(Unit *u, Buf *out) {
+        const UnitConfig *c = u->config;
+        if (!c)
+                return;
+        Buf l = { 0 };
+        char v[32];
+        if (c->memory_max != UINT64_MAX)
+                buf_printf(&l, " MemoryMax=%s", format_bytes(v, sizeof v, c->memory_max));
+        if (c->memory_high != UINT64_MAX)
+                buf_printf(&l, " MemoryHigh=%s", format_bytes(v, sizeof v, c->memory_high));
+        if (c->memory_swap_max != UINT64_MAX)
+                buf_printf(&l, " MemorySwapMax=%s", format_bytes(v, sizeof v, c->memory_swap_max));
+        if (c->tasks_max != UINT64_MAX)
+                buf_printf(&l, " TasksMax=%llu", (unsigned long long) c->tasks_max);
+        if (c->cpu_quota)
+                buf_printf(&l, " CPUQuota=%llu%%", (unsigned long long) (c->cpu_quota / 100));
+        if (c->cpu_weight)
+                buf_printf(&l, " CPUWeight=%llu", (unsigned long long) c->cpu_weight);
+        if (c->io_weight)
+                buf_printf(&l, " IOWeight=%llu", (unsigned long long) c->io_weight);
+        if (c->allowed_cpus)
+                buf_printf(&l, " AllowedCPUs=%s", c->allowed_cpus);
+        if (l.len)
+                buf_printf(out, "  Limits:  %.*s\n", (int) l.len, l.data);
+        buf_free(&l);
+}
+
+static int status_log_line(const LogLine *l, void *userdata) {
+        Buf *out = userdata;
+        char t[LOG_TIME_MAX];
+        log_format_time(t, sizeof t, l->realtime_usec);
+        /* hh:mm:ss of the ISO time: the status page is read on an 80-column console */
+        buf_printf(out, "    %.8s %.*s\n", t + 11, (int) MIN(l->len, (size_t) 66), l->text);
+        return 0;
+}
+
 static int status_unit(Unit *u, Buf *out) {
         char t[32], since[32];
         format_timespan(since, sizeof since, now_usec() - u->state_since);
@@ -221,9 +258,14 @@ static int status_unit(Unit *u, Buf *out) {
                            exit_record_describe(r, why, sizeof why), when, up);
         }
         status_resources(u, out);
+        status_limits(u, out);
         if (u->dropped)
                 buf_printf(out, "  Output:   %llu bytes dropped (console too slow)\n",
                            (unsigned long long) u->dropped);
+        if (u->logs && log_ring_last_seq(u->logs) > 0) {
+                buf_printf(out, "  Log (last 10 lines; initctl logs %s for more):\n", u->name);
+                log_ring_read(u->logs, log_ring_tail_seq(u->logs, 10), 0, status_log_line, out);
+        }
         for (char **e = u->errors; e && *e; e++)
                 buf_printf(out, "  Error:    %s\n", *e);
         for (char **e = u->reload_errors; e && *e; e++)

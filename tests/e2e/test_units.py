@@ -146,13 +146,16 @@ def test_stop_timeout_kills(uvm):
     assert uvm.status_table()["stubborn"]["state"] == "running"
     mark = uvm.mark()
     status, out = uvm.run("initctl stop stubborn")
-    assert status == 0, out
+    assert status == 0 and "stubborn: stopped (killed by SIGKILL)" in out, out  # it waited for the end
     m1 = uvm.wait_console(r"\[\s*(\d+\.\d+)\] keel: stubborn: stopping \(SIGTERM\)", since=mark, timeout=60)
     m2 = uvm.wait_console(r"\[\s*(\d+\.\d+)\] keel: stubborn: did not stop within 2\.000s", since=mark, timeout=60)
     waited = float(m2.group(1)) - float(m1.group(1))
     assert 1.9 <= waited < 10, f"SIGKILL came {waited:.2f}s after SIGTERM, expected ~2s"
     uvm.wait_console(r"keel: stubborn: stopped \(killed by SIGKILL\)", since=mark, timeout=60)
     assert uvm.status_table()["stubborn"]["state"] == "inactive"
+    # the whole cgroup was killed and then removed: nothing of the container is left
+    status, out = uvm.run("cat /sys/fs/cgroup/keel/stubborn/cgroup.procs")
+    assert status != 0, f"the cgroup is still there: {out}"
 
 
 def test_reboot_is_clean(uvm):

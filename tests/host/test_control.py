@@ -63,6 +63,14 @@ def test_logs_last_lines_with_times(ctl):
     assert lines[0].endswith("chatty| line 48")
 
 
+def test_status_shows_the_last_log_lines(ctl):
+    ctl.wait_for(r"chatty\| line 50")
+    rc, out = ctl.enter("/bin/initctl", "status", "chatty")
+    assert "Log (last 10 lines; initctl logs chatty for more):" in out, out
+    tail = out.split("Log (last 10 lines", 1)[1].splitlines()[1:11]
+    assert [l.split(None, 1)[1] for l in tail] == [f"line {i}" for i in range(41, 51)], tail
+
+
 def test_logs_json(ctl):
     ctl.wait_for(r"chatty\| line 50")
     rc, out = ctl.enter("/bin/initctl", "--json", "logs", "-n", "50", "chatty")
