@@ -221,7 +221,9 @@ static int status_unit(Unit *u, Buf *out) {
                 buf_printf(out, "\n");
                 const RestartConfig *rc = &u->config->restart;
                 buf_printf(out, "  Restart:  %s (", restart_policy_to_string(rc->policy));
-                if (rc->sec == UINT64_MAX)
+                if (rc->policy == RESTART_NO)
+                        buf_printf(out, "never");
+                else if (rc->sec == UINT64_MAX)
                         buf_printf(out, "immediate, then backoff to %s",
                                    format_timespan(t, sizeof t,
                                                    rc->max_delay != UINT64_MAX ? rc->max_delay
