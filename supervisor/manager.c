@@ -91,7 +91,10 @@ static int manager_devices_program(Manager *m, char *err, size_t errlen) {
 }
 
 static UnitState act_spawn(Unit *u) {
-        u->starts[u->n_starts++ % UNIT_START_LIMIT_MAX] = now_usec();
+        if (u->config->restart.burst && !u->starts)
+                u->starts = calloc(UNIT_START_LIMIT_MAX, sizeof *u->starts);
+        if (u->starts)
+                u->starts[u->n_starts++ % UNIT_START_LIMIT_MAX] = now_usec();
         u->waiting_for[0] = 0;
         int r = unit_open_output(u);
         if (r < 0)
@@ -198,7 +201,7 @@ char *exit_record_describe(const ExitRecord *r, char *buf, size_t len) {
 static bool start_limit_hit(Unit *u, uint64_t now) {
         const RestartConfig *rc = &u->config->restart;
         unsigned burst = MIN(rc->burst, UNIT_START_LIMIT_MAX);
-        if (burst == 0 || u->n_starts < burst)
+        if (burst == 0 || !u->starts || u->n_starts < burst)
                 return false;
         uint64_t oldest = u->starts[(u->n_starts - burst) % UNIT_START_LIMIT_MAX];
         return now - oldest <= rc->interval;
@@ -565,7 +568,8 @@ Unit *unit_free(Unit *u) {
         unit_config_free(u->config);
         strv_free(u->errors);
         strv_free(u->reload_errors);
-        seccomp_program_free(&u->seccomp);
+        unit_seccomp_release(u);
+        free(u->starts);
         log_ring_free(u->logs);
         log_file_close(u->logfile);
         for (unsigned i = 0; i < UNIT_EXIT_HISTORY; i++)
@@ -579,22 +583,47 @@ Unit *unit_free(Unit *u) {
 }
 
 /* Units with the same capabilities share the default filter: compiling is the slow part. */
+void unit_seccomp_release(Unit *u) {
+        if (!u->seccomp_shared)
+                seccomp_program_free(&u->seccomp);
+        u->seccomp = (SeccompProgram){ 0 };
+        u->seccomp_shared = false;
+}
+
+/* The default filter comes from the cache (compiling is the slow part, and it is the same
+ * for the same capabilities); a JSON profile is the unit's own. */
 int unit_seccomp(Manager *m, Unit *u) {
         const UnitConfig *c = u->config;
-        for (size_t i = 0; !c->seccomp_profile && i < m->n_units; i++) {
-                Unit *o = m->units[i];
-                if (o == u || !o->seccomp.len || o->config->seccomp_profile ||
-                    o->config->caps_add != c->caps_add || o->config->caps_drop != c->caps_drop)
-                        continue;
-                u->seccomp.insns = malloc(o->seccomp.len * sizeof *o->seccomp.insns);
-                if (!u->seccomp.insns)
-                        break;
-                memcpy(u->seccomp.insns, o->seccomp.insns, o->seccomp.len * sizeof *o->seccomp.insns);
-                u->seccomp.len = o->seccomp.len;
-                return 0;
-        }
         char err[512] = "";
-        int r = unit_spec_compile_seccomp(u, err, sizeof err);
+        int r = 0;
+        unit_seccomp_release(u);
+        if (!c->seccomp_profile || streq(c->seccomp_profile, "default")) {
+                uint64_t caps = (CAPS_DEFAULT & ~c->caps_drop) | c->caps_add;
+                SeccompCache *e = NULL;
+                for (size_t i = 0; i < m->n_seccomp_cache && !e; i++)
+                        if (m->seccomp_cache[i].caps == caps)
+                                e = &m->seccomp_cache[i];
+                if (!e) {
+                        SeccompCache *n = realloc(m->seccomp_cache, (m->n_seccomp_cache + 1) * sizeof *n);
+                        if (!n)
+                                r = -ENOMEM;
+                        else {
+                                m->seccomp_cache = n;
+                                e = &n[m->n_seccomp_cache];
+                                *e = (SeccompCache){ .caps = caps };
+                                r = seccomp_program_default(caps, &e->prog, err, sizeof err);
+                                if (r >= 0)
+                                        m->n_seccomp_cache++;
+                                else
+                                        e = NULL;
+                        }
+                }
+                if (e) {
+                        u->seccomp = e->prog;
+                        u->seccomp_shared = true;
+                }
+        } else
+                r = unit_spec_compile_seccomp(u, err, sizeof err);
         if (r < 0) {
                 char *e = NULL;
                 if (asprintf(&e, "%s: SeccompProfile=: %s", u->path, err[0] ? err : strerror(-r)) >= 0)

@@ -96,6 +96,7 @@ struct Unit {
         char *cgroup_path;
         char *state_dir;
         SeccompProgram seccomp; /* compiled once at load; empty: unconfined */
+        bool seccomp_shared;    /* seccomp points into the manager's cache: not ours to free */
         LogRing *logs;          /* its recent output; allocated as lines come */
         LogFile *logfile;       /* /var/lib/keel/log/NAME when the data disk is there */
         bool logfile_failed;    /* could not be opened: said once, not tried again */
@@ -110,14 +111,21 @@ struct Unit {
         char waiting_for[160]; /* why it is WAITING, or why it could not start */
         bool stop_pending;     /* shutdown: stops once the units ordered after it are down */
         /* Restart bookkeeping (restart.c) and what happened before. */
-        unsigned consecutive;                  /* restarts since the last run that lasted */
-        uint64_t next_restart;                 /* when RESTARTING */
-        uint64_t starts[UNIT_START_LIMIT_MAX]; /* ring of start times for StartLimitBurst= */
+        unsigned consecutive;  /* restarts since the last run that lasted */
+        uint64_t next_restart; /* when RESTARTING */
+        uint64_t *starts;      /* ring of UNIT_START_LIMIT_MAX start times, only with StartLimitBurst= */
         unsigned n_starts;
         ExitRecord history[UNIT_EXIT_HISTORY]; /* ring, newest at history_head - 1 */
         unsigned history_head, n_history;
         unsigned userns_slot; /* UserNS=auto: which host id range is this unit's */
 };
+
+/* The default seccomp filter for one capability set, compiled once and shared by every unit
+ * with that set: at ~12 KiB a copy per unit would be most of PID 1's memory. */
+typedef struct SeccompCache {
+        uint64_t caps;
+        SeccompProgram prog;
+} SeccompCache;
 
 typedef struct ManagerConfig {
         const char *cgroup_root;    /* e.g. /sys/fs/cgroup/keel; NULL: no cgroups (host tests) */
@@ -142,10 +150,12 @@ struct Manager {
         bool booting;
         LoopTimer boot_timer; /* a unit stuck in setup must not hold back the shell for ever */
         bool shutting_down;
-        char **unit_dirs;    /* where manager_load() found the units, for reload */
-        bool kick;           /* something changed: run the dependency pass */
-        bool kicking;        /* re-entrancy guard of the dependency pass */
-        int devices_program; /* the BPF device program, loaded at the first start; -1: not yet */
+        char **unit_dirs;            /* where manager_load() found the units, for reload */
+        bool kick;                   /* something changed: run the dependency pass */
+        bool kicking;                /* re-entrancy guard of the dependency pass */
+        int devices_program;         /* the BPF device program, loaded at the first start; -1: not yet */
+        SeccompCache *seccomp_cache; /* never freed: one entry per distinct capability set */
+        size_t n_seccomp_cache;
 };
 
 Manager *manager_new(const ManagerConfig *cfg);

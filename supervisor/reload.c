@@ -87,7 +87,10 @@ static void reload_changed(Manager *m, Unit *u, const char *path, uint64_t hash,
         u->path = TAKE_PTR(next->path);
         u->content_hash = hash;
         unit_free(next);
-        seccomp_program_free(&u->seccomp);
+        unit_seccomp_release(u);
+        free(u->starts); /* StartLimitBurst= may have changed */
+        u->starts = NULL;
+        u->n_starts = 0;
         UnitState was = u->state;
         if (strv_length(u->errors) == 0)
                 (void) unit_seccomp(m, u);

@@ -187,7 +187,8 @@ int unit_spec_build(Unit *u, UnitSpec *s, char *err, size_t errlen) {
         return 0;
 }
 
-/* SeccompProfile=: compiled when the unit is loaded, once, for its capability set. */
+/* SeccompProfile=unconfined or a JSON file: compiled when the unit is loaded (the default
+ * profile is compiled once per capability set by the manager's cache). */
 int unit_spec_compile_seccomp(Unit *u, char *err, size_t errlen) {
         const UnitConfig *c = u->config;
         uint64_t caps = (CAPS_DEFAULT & ~c->caps_drop) | c->caps_add;
