@@ -11,6 +11,7 @@ void cmdline_defaults(KeelOptions *o) {
         snprintf(o->units_dir, sizeof o->units_dir, "/etc/keel/units");
         snprintf(o->hostname, sizeof o->hostname, "keel");
         o->ready_timeout_usec = 30 * 1000000ull;
+        (void) net_parse_cidr(NET_SUBNET_DEFAULT, &o->bridge, NULL, 0);
 }
 
 static void apply(KeelOptions *o, const char *key, const char *value, void (*warn)(const char *)) {
@@ -48,7 +49,29 @@ static void apply(KeelOptions *o, const char *key, const char *value, void (*war
                 if (value && parse_timespan(value, &t) >= 0 && t > 0)
                         o->ready_timeout_usec = t;
                 else {
-                        snprintf(msg, sizeof msg, "keel.ready_timeout=%s: want a time span such as 30s", value ? value : "");
+                        snprintf(msg, sizeof msg, "keel.ready_timeout=%s: want a time span such as 30s",
+                                 value ? value : "");
+                        warn(msg);
+                }
+        } else if (streq(key, "keel.bridge")) {
+                char why[200] = "";
+                NetCidr c;
+                if (value && net_parse_cidr(value, &c, why, sizeof why) >= 0 &&
+                    ipam_check_subnet(&c, why, sizeof why) >= 0)
+                        o->bridge = c;
+                else {
+                        snprintf(msg, sizeof msg, "keel.bridge=%s: %s; keeping %s", value ? value : "",
+                                 why[0] ? why : "want ADDR/LEN, e.g. 10.88.0.1/16", NET_SUBNET_DEFAULT);
+                        warn(msg);
+                }
+        } else if (streq(key, "keel.ip")) {
+                char why[200] = "";
+                if (value && net_parse_uplink_static(value, &o->uplink_addr, &o->uplink_gateway, why,
+                                                     sizeof why) >= 0)
+                        o->uplink_static = true;
+                else {
+                        snprintf(msg, sizeof msg, "%s; using DHCP",
+                                 why[0] ? why : "keel.ip: want ADDR/LEN,GATEWAY");
                         warn(msg);
                 }
         } else if (strncmp(key, "keel.", 5) == 0) {

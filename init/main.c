@@ -24,6 +24,7 @@
 #include "loop.h"
 #include "manager.h"
 #include "mount.h"
+#include "network.h"
 #include "probe.h"
 #include "reaper.h"
 #include "shell.h"
@@ -128,6 +129,7 @@ static void shutdown_begin(ShutdownMode mode, const char *why) {
         }
         log_notice("%s requested by %s: stopping %u units", mode_names[mode], why, down.units_stopped);
         shell_stop();
+        network_shutdown();
         manager_stop_all(manager);
 }
 
@@ -142,7 +144,8 @@ static void reap_children(void) {
                 }
                 if (si.si_pid == 0)
                         return;
-                if (manager_child_exited(manager, &si) || shell_child_exited(si.si_pid))
+                if (manager_child_exited(manager, &si) || shell_child_exited(si.si_pid) ||
+                    network_child_exited(&si))
                         continue;
                 if (down.killing)
                         down.leftovers++;
@@ -305,6 +308,8 @@ int main(int argc, char **argv) {
                 for (;;)
                         pause();
         }
+        /* Before the units load: their addresses are assigned in the bridge's subnet. */
+        network_boot(manager, &options, in_container);
         const char *dirs[] = { options.units_dir, "/var/lib/keel/units", NULL };
         int valid = manager_load(manager, dirs);
         log_info("loaded %zu units (%d valid) from %s and /var/lib/keel/units", manager->n_units, valid,

@@ -143,6 +143,8 @@ done
 # this link it falls through to mounting a root device and panics.
 ln -sfn /sbin/init "$root/init"
 keel_bb_install "$root" sbin/init sbin/poweroff sbin/reboot sbin/halt bin/initctl
+# What BusyBox udhcpc runs on a lease (init/network.c starts udhcpc with it).
+install -D -m 0755 "$here/udhcpc.script" "$root/usr/share/keel/udhcpc.script"
 keel_bb_accounts "$root"
 # The console shell is BusyBox ash, which runs its own applets before searching PATH: its
 # `reboot` would signal SIGTERM, which keel reads as poweroff (DESIGN.md). Send the power

@@ -11,6 +11,9 @@
 /* Where RunInit='s reaper is bind-mounted in the container: our own /dev tmpfs, so no path
  * of the image is shadowed. */
 #define RUNTIME_INIT_PATH "/dev/keel-init"
+/* Where spec->network.files_dir is bound: in our /dev too, for the same reason, and out of
+ * the way of ReadOnly='s tmpfs on /run. */
+#define RUNTIME_NET_DIR "/dev/keel-net"
 
 /* The child side of a spawn. Everything here runs between clone3() and execve() in the new
  * process, reports a failing stage over the status socket with child_fail(), and never
@@ -28,6 +31,8 @@ void mount_api_fs(int status_fd, int rootfd, SpawnStage stage, const char *dst, 
                   unsigned long flags, const char *data, long magic);
 void mounts_apply(const ContainerSpec *spec, int status_fd, int rootfd);
 void mounts_bind_init(const ContainerSpec *spec, int status_fd, int rootfd);
+/* spec->network.files_dir at RUNTIME_NET_DIR, /etc/hosts and /etc/resolv.conf pointing there. */
+void mounts_net_files(const ContainerSpec *spec, int status_fd, int rootfd);
 void mounts_chdir(const ContainerSpec *spec, int status_fd);
 
 /* Who the process runs as (user.c): resolved in the container's /etc/passwd and /etc/group

@@ -240,6 +240,43 @@ void mounts_bind_init(const ContainerSpec *spec, int status_fd, int rootfd) {
                 child_fail(status_fd, STAGE_INIT, -r, "make %s read-only", RUNTIME_INIT_PATH);
 }
 
+/*
+ * /etc/hosts and /etc/resolv.conf of a bridged container. The supervisor rewrites them with
+ * rename(2) as units come and go, so the container must see their DIRECTORY (a bind of a
+ * file would pin the first inode): it is bound read-only at RUNTIME_NET_DIR and the two
+ * files of the image become symlinks there, in the overlay's upper layer (the image itself
+ * is never touched). /etc is resolved in the root and created if the image has none.
+ */
+void mounts_net_files(const ContainerSpec *spec, int status_fd, int rootfd) {
+        static const char *const files[] = { "hosts", "resolv.conf" };
+        const char *src = spec->network.files_dir;
+        int fd = mount_open_in_root(rootfd, RUNTIME_NET_DIR, false, RESOLVE_NO_SYMLINKS);
+        if (fd < 0)
+                child_fail(status_fd, STAGE_MOUNTS, -fd, "create %s", RUNTIME_NET_DIR);
+        int r = mount_on_fd(fd, src, NULL, MS_BIND, NULL);
+        close(fd);
+        if (r < 0)
+                child_fail(status_fd, STAGE_MOUNTS, -r, "bind %s on %s", src, RUNTIME_NET_DIR);
+        fd = mount_open_in_root(rootfd, RUNTIME_NET_DIR, false, RESOLVE_NO_SYMLINKS);
+        r = fd < 0 ? fd : mount_make_readonly(fd, false);
+        if (fd >= 0)
+                close(fd);
+        if (r < 0)
+                child_fail(status_fd, STAGE_MOUNTS, -r, "make %s read-only", RUNTIME_NET_DIR);
+
+        _cleanup_close_ int etc = mount_open_in_root(rootfd, "/etc", false, 0);
+        if (etc < 0)
+                child_fail(status_fd, STAGE_MOUNTS, -etc, "open /etc in the container");
+        for (size_t i = 0; i < ELEMENTSOF(files); i++) {
+                char target[64];
+                snprintf(target, sizeof target, RUNTIME_NET_DIR "/%s", files[i]);
+                if (unlinkat(etc, files[i], 0) < 0 && errno != ENOENT)
+                        child_fail(status_fd, STAGE_MOUNTS, errno, "replace /etc/%s", files[i]);
+                if (symlinkat(target, etc, files[i]) < 0)
+                        child_fail(status_fd, STAGE_MOUNTS, errno, "symlink /etc/%s", files[i]);
+        }
+}
+
 /* The cwd the process starts in must be a directory of the container, not a path that
  * leads out of it (CVE-2024-21626 started a process in a leaked host directory). */
 void mounts_chdir(const ContainerSpec *spec, int status_fd) {

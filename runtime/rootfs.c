@@ -169,6 +169,8 @@ void rootfs_setup(const ContainerSpec *spec, int fd) {
         mounts_apply(spec, fd, rootfd);
         if (spec->process.init)
                 mounts_bind_init(spec, fd, rootfd);
+        if (spec->network.files_dir) /* before ReadOnly=: it writes two symlinks into /etc */
+                mounts_net_files(spec, fd, rootfd);
 
         if (spec->root.readonly)
                 make_root_readonly(fd, rootfd, root);

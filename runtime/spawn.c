@@ -114,6 +114,19 @@ static void child_loopback_up(int fd) {
         close(s);
 }
 
+/* wait_for_parent: the parent sets up our network namespace from outside and says when it is
+ * done with one byte. EOF means it gave up (it kills us too; this is the belt to those braces). */
+static void child_wait_for_parent(int fd) {
+        char b;
+        ssize_t n;
+        do
+                n = recv(fd, &b, 1, 0);
+        while (n < 0 && errno == EINTR);
+        if (n != 1)
+                child_fail(fd, STAGE_NETWORK, n < 0 ? errno : 0,
+                           "the supervisor did not finish the network setup");
+}
+
 static void child_stdio(const ContainerSpec *spec, int fd) {
         for (int i = 0; i < 3; i++) {
                 int src = spec->stdio[i];
@@ -172,6 +185,8 @@ static _noreturn_ void child_main(const ContainerSpec *spec, char *const *argv, 
                 child_fail(fd, STAGE_HOSTNAME, errno, "sethostname %s", spec->hostname);
         if (spec->namespaces & CLONE_NEWNET)
                 child_loopback_up(fd);
+        if (spec->network.wait_for_parent)
+                child_wait_for_parent(fd);
         child_stdio(spec, fd);
 
         ChildUser user;
@@ -336,9 +351,24 @@ int runtime_spawn(const ContainerSpec *spec, ContainerProcess *ret, SpawnError *
         return 0;
 }
 
+int runtime_release(const ContainerProcess *p) {
+        char go = 1;
+        return send(p->status_fd, &go, 1, MSG_NOSIGNAL | MSG_DONTWAIT) == 1 ? 0 : negative_errno();
+}
+
+void runtime_abort(const ContainerProcess *p) {
+        if (p->pidfd < 0 || syscall(SYS_pidfd_send_signal, p->pidfd, SIGKILL, NULL, 0) < 0)
+                kill(p->pid, SIGKILL);
+}
+
 int runtime_read_status(int status_fd, SpawnError *err) {
         SpawnError e;
         ssize_t n = recv(status_fd, &e, sizeof e, MSG_DONTWAIT);
+        /* A child that dies with our "go" byte unread makes the kernel report ECONNRESET to us
+         * (unix_release_sock) before the report it queued: that error is consumed by this
+         * recv, and the report is still there to read. */
+        if (n < 0 && errno == ECONNRESET)
+                n = recv(status_fd, &e, sizeof e, MSG_DONTWAIT);
         if (n < 0)
                 return errno == EAGAIN || errno == EWOULDBLOCK ? -EAGAIN : 0;
         if (n == 0)

@@ -84,7 +84,19 @@ typedef struct ContainerSpec {
                 const char *cpuset_cpus;              /* cpuset.cpus; NULL: not set */
         } resources;           /* OCI linux.resources, written before the child is born */
         const char *state_dir; /* an empty directory the runtime may mount on (e.g. /run/keel/NAME) */
-        int stdio[3];          /* fds for 0, 1, 2; -1 is /dev/null */
+        struct {
+                /* The caller configures the container's network namespace from outside (a veth
+                 * pair, addresses, routes) after runtime_spawn() returns: the child waits at its
+                 * network stage until runtime_release(), so the command never runs before eth0
+                 * is ready. */
+                bool wait_for_parent;
+                /* A host directory holding "hosts" and "resolv.conf", which the caller replaces
+                 * atomically (rename) while the container runs: bound read-only at
+                 * RUNTIME_NET_DIR, with /etc/hosts and /etc/resolv.conf made symlinks into it
+                 * in the overlay's upper layer. NULL: the image's own files. */
+                const char *files_dir;
+        } network;
+        int stdio[3]; /* fds for 0, 1, 2; -1 is /dev/null */
 } ContainerSpec;
 
 /* Setup stages the child reports on failure, in the order it runs them. */
@@ -140,6 +152,13 @@ void runtime_spec_init(ContainerSpec *spec);
 /* Starts the container; returns once the child exists (not once it has exec'd). On -errno
  * the message in err says which step failed and nothing is left behind. */
 int runtime_spawn(const ContainerSpec *spec, ContainerProcess *ret, SpawnError *err);
+
+/* wait_for_parent: lets the child go on past its network stage (one byte on the status
+ * socket). Returns 0 or -errno (the child is gone). */
+int runtime_release(const ContainerProcess *p);
+/* Kills a spawned child that must not go on (SIGKILL through its pidfd); the caller reaps it
+ * as any other child and may still read its report from the status socket. */
+void runtime_abort(const ContainerProcess *p);
 
 /* Reads the child's report. Returns 0 at EOF (exec'd, or died without a word), 1 with *err
  * filled, -EAGAIN when nothing has arrived yet. */

@@ -15,6 +15,7 @@
 #include "deps.h"
 #include "devices.h"
 #include "spec.h"
+#include "unit-net.h"
 #include "unit-spec.h"
 #include "util.h"
 #include "value.h"
@@ -118,6 +119,13 @@ static UnitState act_spawn(Unit *u) {
                 u->last_exit = (ExitInfo){ .when = now_usec(), .kind = EXIT_SPAWN, .code = -r };
                 snprintf(u->last_exit.message, sizeof u->last_exit.message, "%s", err.message);
                 return after_exit(u);
+        }
+        /* Network=bridge: PID 1 configures the child's namespace from outside while the child
+         * sets up its root, then lets it go on. A failure kills it; its exit, reaped as usual,
+         * reports the network error. */
+        if (us.spec.network.wait_for_parent && (r = unit_net_attach(u, &proc, why, sizeof why)) < 0) {
+                runtime_abort(&proc);
+                snprintf(u->spawn_error, sizeof u->spawn_error, "%s", why);
         }
         u->pid = proc.pid;
         u->pidfd = proc.pidfd;
@@ -449,6 +457,10 @@ static void unit_status(LoopSource *s, uint32_t events) {
                 loop_close(s);
                 return;
         }
+        if (u->spawn_error[0]) { /* we killed it (network setup failed): EOF is not an exec */
+                loop_close(s);
+                return;
+        }
         unit_dispatch(u, EV_EXEC);
 }
 
@@ -517,6 +529,7 @@ Manager *manager_new(const ManagerConfig *cfg) {
                 return NULL;
         m->cfg = *cfg;
         m->devices_program = -1;
+        manager_net_init(m);
         /* Only a non-blocking fd needs the queue; a blocking one (tests' stdout) is written
          * directly. */
         int fl = fcntl(cfg->output_fd, F_GETFL);
@@ -562,6 +575,7 @@ Unit *unit_free(Unit *u) {
         loop_timer_disarm(&u->timer);
         loop_close(&u->status);
         loop_close(&u->output);
+        unit_net_forget(u);
         safe_close(u->output_wfd);
         safe_close(u->pidfd);
         deps_free(u);
@@ -750,6 +764,7 @@ int manager_load(Manager *m, const char *const *dirs) {
         }
         for (size_t i = 0; i < m->n_units; i++)
                 unit_load(m, m->units[i]);
+        unit_net_assign(m);
         if (deps_resolve(m) < 0)
                 return log_error("out of memory resolving dependencies");
         int valid = 0;
@@ -875,6 +890,7 @@ bool manager_child_exited(Manager *m, const siginfo_t *si) {
                                 log_warning_errno(r, "%s: cannot remove cgroup %s: %m", u->name,
                                                   u->cgroup_path);
                 }
+                unit_net_detach(u);
                 unit_dispatch(u, EV_EXIT);
                 if (u->removed)
                         reload_sweep(m);

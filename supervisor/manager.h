@@ -118,6 +118,12 @@ struct Unit {
         ExitRecord history[UNIT_EXIT_HISTORY]; /* ring, newest at history_head - 1 */
         unsigned history_head, n_history;
         unsigned userns_slot; /* UserNS=auto: which host id range is this unit's */
+        /* Network=bridge (unit-net.c): the address is assigned at load and kept across restarts
+         * and reloads; 0 until then, or when the unit's IP= or PublishPort= conflicts. */
+        uint32_t net_addr;
+        char veth[NET_IFNAME_MAX]; /* the host end while the container runs; "" otherwise */
+        bool net_ports_live;       /* its PublishPort= rules are in the nft table */
+        char *net_dir;             /* its hosts and resolv.conf, once made */
 };
 
 /* The default seccomp filter for one capability set, compiled once and shared by every unit
@@ -141,6 +147,20 @@ typedef struct ManagerConfig {
         void (*on_state)(Unit *u);          /* u changed state */
 } ManagerConfig;
 
+/* Network=bridge, as PID 1 set it up at boot (init/network.c). */
+typedef struct ManagerNet {
+        bool enabled;                     /* the bridge is up: bridged units may start */
+        char why[256];                    /* why not, for their spawn error */
+        NetCidr bridge;                   /* its address (the containers' gateway) and prefix */
+        char bridge_name[NET_IFNAME_MAX]; /* keel0 */
+        char uplink[NET_IFNAME_MAX];      /* egress interface; "": none known */
+        uint32_t uplink_addr;             /* its address, for hairpin rules; 0: none yet */
+        unsigned mtu;                     /* the uplink's, for the veths; 0: the kernel's default */
+        const char *files_root;           /* per-unit hosts and resolv.conf: /run/keel-net/UNIT */
+        const char *machine_resolv;       /* the machine's resolv.conf, for units without DNS= */
+        struct nl_sock *sk;               /* NETLINK_ROUTE in PID 1's namespace, opened on first use */
+} ManagerNet;
+
 struct Manager {
         ManagerConfig cfg;
         OutQueue output; /* container output on its way to cfg.output_fd */
@@ -156,6 +176,7 @@ struct Manager {
         int devices_program;         /* the BPF device program, loaded at the first start; -1: not yet */
         SeccompCache *seccomp_cache; /* never freed: one entry per distinct capability set */
         size_t n_seccomp_cache;
+        ManagerNet net;
 };
 
 Manager *manager_new(const ManagerConfig *cfg);

@@ -18,6 +18,7 @@
 #include "log.h"
 #include "manager-internal.h"
 #include "reload.h"
+#include "unit-net.h"
 #include "util.h"
 
 /* FNV-1a over the file's bytes: edits are seen by content, not by mtime. */
@@ -91,6 +92,7 @@ static void reload_changed(Manager *m, Unit *u, const char *path, uint64_t hash,
         free(u->starts); /* StartLimitBurst= may have changed */
         u->starts = NULL;
         u->n_starts = 0;
+        u->net_addr = 0; /* assigned again from the new version (the same, unless IP= moved it) */
         UnitState was = u->state;
         if (strv_length(u->errors) == 0)
                 (void) unit_seccomp(m, u);
@@ -143,6 +145,9 @@ int manager_reload(Manager *m, const char *const *dirs, ReloadReport *ret) {
                 }
                 reload_changed(m, u, *p, hash, &rep);
         }
+        /* New units get addresses; a removed one keeps its own until it is down and freed, so
+         * that no newcomer can take it while it still runs. */
+        unit_net_assign(m);
         if (deps_resolve(m) < 0)
                 return -ENOMEM;
         for (size_t i = 0; i < m->n_units; i++) {
@@ -157,6 +162,7 @@ int manager_reload(Manager *m, const char *const *dirs, ReloadReport *ret) {
                 }
         }
         reload_sweep(m);
+        manager_net_refresh_files(m, false); /* every /etc/hosts lists the units now there */
         log_info("reload: %u new, %u removed, %u changed, %u unchanged, %u kept on their previous version",
                  rep.added, rep.removed, rep.changed, rep.unchanged, rep.kept);
         *ret = rep;

@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "net.h"
 #include "restart.h"
 #include "spec.h"
 
@@ -17,8 +18,9 @@ typedef enum UserNSMode {
 } UserNSMode;
 
 typedef enum NetworkMode {
-        NETWORK_NONE, /* a network namespace of its own with only lo */
-        NETWORK_HOST, /* the machine's network namespace */
+        NETWORK_BRIDGE, /* a namespace of its own, eth0 on the keel0 bridge (the default: 0) */
+        NETWORK_NONE,   /* a network namespace of its own with only lo */
+        NETWORK_HOST,   /* the machine's network namespace */
         _NETWORK_MAX,
 } NetworkMode;
 
@@ -43,6 +45,21 @@ typedef struct UnitRlimits {
         RlimitSpec v[16];
         size_t n;
 } UnitRlimits;
+
+/* The networking keys of Network=bridge. Ports and name servers are few: fixed arrays. */
+#define UNIT_PORTS_MAX     32u
+#define UNIT_DNS_MAX       8u
+#define UNIT_ADD_HOSTS_MAX 64u
+typedef struct UnitNet {
+        uint32_t ip;                   /* IP=, host order; 0: derived from the unit name */
+        NetPort ports[UNIT_PORTS_MAX]; /* PublishPort=, owner NULL and container_addr 0 here */
+        size_t n_ports;
+        NetHost *add_hosts; /* AddHost= */
+        size_t n_add_hosts;
+        uint32_t dns[UNIT_DNS_MAX]; /* DNS=; none: the machine's resolv.conf */
+        size_t n_dns;
+        unsigned ip_line, ports_line; /* where IP= and the first PublishPort= were, for messages */
+} UnitNet;
 
 typedef struct UnitConfig {
         char *description;
@@ -70,7 +87,8 @@ typedef struct UnitConfig {
         UnitRlimits ulimits;        /* [Container] Ulimit= (nofile 1024:1024 unless set) */
         bool run_init;              /* [Container] RunInit= */
         UserNSMode userns;          /* [Container] UserNS= */
-        NetworkMode network;        /* [Container] Network= */
+        NetworkMode network;        /* [Container] Network= (default bridge) */
+        UnitNet net;                /* [Container] IP=, PublishPort=, AddHost=, DNS= */
         char *seccomp_profile;      /* [Container] SeccompProfile=: NULL/"default", "unconfined", a path */
         uint64_t memory_high;       /* [Service] MemoryHigh=; UINT64_MAX: none */
         uint64_t memory_swap_max;   /* [Service] MemorySwapMax=; UINT64_MAX: none */

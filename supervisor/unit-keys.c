@@ -495,7 +495,9 @@ static int key_choice(const char *v, int *field, const char *const *names, size_
 }
 
 static const char *const userns_names[_USERNS_MAX] = { [USERNS_HOST] = "host", [USERNS_AUTO] = "auto" };
-static const char *const network_names[_NETWORK_MAX] = { [NETWORK_NONE] = "none", [NETWORK_HOST] = "host" };
+static const char *const network_names[_NETWORK_MAX] = {
+        [NETWORK_BRIDGE] = "bridge", [NETWORK_NONE] = "none", [NETWORK_HOST] = "host"
+};
 
 int unit_key_userns(const char *v, void *field, char *err, size_t errlen) {
         return key_choice(v, field, userns_names, ELEMENTSOF(userns_names), "UserNS", err, errlen);
@@ -507,6 +509,88 @@ int unit_key_network(const char *v, void *field, char *err, size_t errlen) {
 
 const char *network_mode_to_string(NetworkMode m) {
         return m < _NETWORK_MAX ? network_names[m] : "?";
+}
+
+/* IP=ADDR: checked against the bridge's subnet and the other units once all are loaded
+ * (supervisor/unit-net.c), since the subnet comes from the kernel command line. */
+int unit_key_ip(const char *v, void *field, char *err, size_t errlen) {
+        UnitNet *n = field;
+        if (!*v) {
+                n->ip = 0;
+                return 0;
+        }
+        return net_parse_addr(v, &n->ip, err, errlen);
+}
+
+/* PublishPort=[HOSTIP:]HOSTPORT:CONTAINERPORT[/tcp|udp], repeatable; an empty assignment
+ * clears the list. The same host port twice in one unit is an error here; between units, at
+ * load (the second unit is the one in error). */
+int unit_key_publish(const char *v, void *field, char *err, size_t errlen) {
+        UnitNet *n = field;
+        if (!*v) {
+                n->n_ports = 0;
+                return 0;
+        }
+        if (n->n_ports >= UNIT_PORTS_MAX) {
+                snprintf(err, errlen, "too many published ports (limit %u)", UNIT_PORTS_MAX);
+                return -EINVAL;
+        }
+        NetPort p;
+        int r = net_parse_publish(v, &p, err, errlen);
+        if (r < 0)
+                return r;
+        if ((r = ipam_check_port(&p, n->ports, n->n_ports, err, errlen)) < 0)
+                return r;
+        n->ports[n->n_ports++] = p;
+        return 0;
+}
+
+/* AddHost=NAME:ADDR, repeatable: extra /etc/hosts lines. */
+int unit_key_add_host(const char *v, void *field, char *err, size_t errlen) {
+        UnitNet *n = field;
+        if (!*v) {
+                free(n->add_hosts);
+                n->add_hosts = NULL;
+                n->n_add_hosts = 0;
+                return 0;
+        }
+        if (n->n_add_hosts >= UNIT_ADD_HOSTS_MAX) {
+                snprintf(err, errlen, "too many AddHost= entries (limit %u)", UNIT_ADD_HOSTS_MAX);
+                return -EINVAL;
+        }
+        NetHost h;
+        int r = net_parse_add_host(v, &h, err, errlen);
+        if (r < 0)
+                return r;
+        NetHost *l = realloc(n->add_hosts, (n->n_add_hosts + 1) * sizeof *l);
+        if (!l)
+                return -ENOMEM;
+        n->add_hosts = l;
+        n->add_hosts[n->n_add_hosts++] = h;
+        return 0;
+}
+
+/* DNS=ADDR…, repeatable: the container's name servers instead of the machine's. */
+int unit_key_dns(const char *v, void *field, char *err, size_t errlen) {
+        UnitNet *n = field;
+        if (!*v) {
+                n->n_dns = 0;
+                return 0;
+        }
+        _cleanup_strv_free_ char **words = NULL;
+        int r = parse_words(v, &words, err, errlen);
+        if (r < 0)
+                return r;
+        for (char **w = words; *w; w++) {
+                if (n->n_dns >= UNIT_DNS_MAX) {
+                        snprintf(err, errlen, "too many name servers (limit %u)", UNIT_DNS_MAX);
+                        return -EINVAL;
+                }
+                if ((r = net_parse_addr(*w, &n->dns[n->n_dns], err, errlen)) < 0)
+                        return r;
+                n->n_dns++;
+        }
+        return 0;
 }
 
 /* SeccompProfile=: "default" (built in), "unconfined", or an OCI/Docker JSON file. */

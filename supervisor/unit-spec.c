@@ -14,6 +14,7 @@
 #include "log.h"
 #include "manager.h"
 #include "seccomp-program.h"
+#include "unit-net.h"
 #include "unit-spec.h"
 #include "util.h"
 #include "value.h"
@@ -184,7 +185,7 @@ int unit_spec_build(Unit *u, UnitSpec *s, char *err, size_t errlen) {
         spec->state_dir = u->state_dir;
         spec->stdio[0] = -1;
         spec->stdio[1] = spec->stdio[2] = u->output_wfd >= 0 ? u->output_wfd : STDOUT_FILENO;
-        return 0;
+        return unit_net_prepare(u, spec, err, errlen); /* Network=bridge: adds CLONE_NEWNET */
 }
 
 /* SeccompProfile=unconfined or a JSON file: compiled when the unit is loaded (the default

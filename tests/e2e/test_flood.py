@@ -38,6 +38,8 @@ def test_pid1_stays_responsive_under_a_flood(fvm):
     status, out = fvm.run("initctl logs -n 3 flood", timeout=60)
     assert status == 0 and "flood| flood-0123456789" in out, out
     status, out = fvm.run("initctl stop flood", timeout=60)
-    assert status == 0 and "flood: stopped" in out, out
+    assert status == 0, out  # its words may drown in the flood's last lines on the console
+    status, out = fvm.run("initctl status flood", timeout=60)
+    assert re.search(r"State:\s+inactive", out) and "Last exit: killed by SIGKILL" in out, out
     # with the flood over, the console is readable again: the other unit ran all along
     assert fvm.status_table()["quiet"]["state"] == "running"

@@ -31,6 +31,13 @@ UNITS = {
 }
 
 
+def unit_output(vm, unit):
+    """The unit's output lines from PID 1's log ring: whole lines, where the console may have
+    interleaved them with kernel messages."""
+    status, out = vm.run(f"initctl logs -n 200 {unit}")
+    return "\n".join(l.split("| ", 1)[1] for l in out.splitlines() if f" {unit}| " in l)
+
+
 @pytest.fixture(scope="module")
 def rvm(make_image):
     files = {str(build_dir() / "tests/keel-test"): f"{BUSYBOX}/bin/keel-test"}
@@ -49,7 +56,7 @@ def test_service_resource_keys_are_written(rvm):
 
 def test_seccomp_caps_and_devices_in_the_guest(rvm):
     rvm.wait_console(r"probe\| done=1", timeout=120)
-    out = "\n".join(l.split("| ", 1)[1] for l in rvm.console.splitlines() if l.startswith("probe| "))
+    out = unit_output(rvm, "probe")
     assert re.search(r"CapBnd:\s+00000000a80425fb", out) and re.search(r"Seccomp:\s+2", out), out
     for s in ("mount", "unshare-user", "bpf"):
         assert f"{s}=EPERM" in out
@@ -88,7 +95,7 @@ def test_memory_max_oom_kill_is_the_exit_reason(rvm):
 
 def test_userns_auto_owns_its_named_volume(rvm):
     rvm.wait_console(r"mapped\| done=1", timeout=120)
-    assert "mapped| uid_map=0 268435456 65536" in rvm.console
-    assert "mapped| write=OK" in rvm.console
+    out = unit_output(rvm, "mapped")
+    assert "uid_map=0 268435456 65536" in out and "write=OK" in out, out
     out = rvm.check("stat -c '%u %g' /var/lib/keel/volumes/shared/f")
     assert out.strip() == "268435456 268435456", out

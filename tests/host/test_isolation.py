@@ -37,6 +37,7 @@ Exec={probe(["caps", "ids", "rlimit", "sigmask", "hostname", "exe-write",
              "cat /proc/kcore", "ls /proc/acpi", "ls /sys/firmware", "mknod-open /tmp/sda b 8 0",
              "mknod-open /tmp/null c 1 3", "readlink /proc/self/ns/net", "ls /sys/class/net", "ls /dev",
              "mounts"])}
+Network=none
 """,
     "fds": f"""[Container]
 Rootfs={TEST}
@@ -201,7 +202,7 @@ def test_read_only_and_masked_paths(iso):
     # Masked: /proc/kcore reads as /dev/null, /proc/acpi and /sys/firmware are empty.
     net = next(l for l in lines if l.startswith("net:["))
     ls_net = lines[lines.index(net) + 1]
-    assert ls_net == "lo", "Network= defaults to a namespace of its own with only lo"
+    assert ls_net == "lo", "Network=none: a namespace of its own with only lo"
     dev = lines[lines.index(ls_net) + 1:lines.index("/")]
     assert set(dev) == {"console", "core", "fd", "full", "mqueue", "null", "ptmx", "pts", "random", "shm",
                         "stderr", "stdin", "stdout", "tty", "urandom", "zero"} - {"console"}, dev

@@ -33,5 +33,15 @@ int main(void) {
         CHECK_STR(o.units_dir, "/mnt/u");
         CHECK(warnings == 3);
         CHECK(strstr(last_warning, "keel.bogus") != NULL);
+
+        CHECK(o.bridge.addr == 0x0a580001 && o.bridge.prefix == 16 && !o.uplink_static);
+        cmdline_parse("keel.bridge=172.30.0.1/24 keel.ip=192.168.1.10/24,192.168.1.1", &o, warn);
+        CHECK(o.bridge.addr == 0xac1e0001 && o.bridge.prefix == 24);
+        CHECK(o.uplink_static && o.uplink_addr.addr == 0xc0a8010a && o.uplink_gateway == 0xc0a80101);
+        cmdline_parse("keel.bridge=10.0.0.0/33", &o, warn);
+        CHECK(warnings == 4 && strstr(last_warning, "keel.bridge=10.0.0.0/33") != NULL);
+        CHECK(o.bridge.addr == 0xac1e0001); /* kept */
+        cmdline_parse("keel.ip=10.0.0.5/24,10.1.0.1", &o, warn);
+        CHECK(warnings == 5 && strstr(last_warning, "outside") != NULL);
         TAP_DONE();
 }

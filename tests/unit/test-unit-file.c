@@ -299,8 +299,9 @@ static void test_runtime_keys(void) {
         CHECK(has_error(errors, "rtbad.container:13: User=: invalid user or group 'a:b'"));
         CHECK(has_error(errors,
                         "rtbad.container:14: UserNS=: invalid UserNS= value 'keep-id' (host, auto)"));
-        CHECK(has_error(errors,
-                        "rtbad.container:15: Network=: invalid Network= value 'bridge0' (none, host)"));
+        CHECK(has_error(
+                errors,
+                "rtbad.container:15: Network=: invalid Network= value 'bridge0' (bridge, none, host)"));
         CHECK(has_error(errors, "rtbad.container:16: SeccompProfile=: invalid SeccompProfile="));
         CHECK(has_error(errors, "rtbad.container:17: Volume=: destination '/../etc' contains '..'"));
         CHECK(has_error(errors, "rtbad.container:19: Tmpfs=: /a is already a mount destination"));
@@ -349,6 +350,53 @@ static void test_dependency_and_restart_keys(void) {
         strv_free(errors);
 }
 
+static void test_network_keys(void) {
+        const char *p = write_unit("net", "[Container]\nRootfs=/r\nExec=true\n"
+                                          "IP=10.88.0.7\n"
+                                          "PublishPort=8080:80\n"
+                                          "PublishPort=127.0.0.1:5353:53/udp\n"
+                                          "AddHost=db.example:192.168.1.5\n"
+                                          "DNS=1.1.1.1 9.9.9.9\nDNS=8.8.8.8\n");
+        UnitConfig *c = NULL;
+        char **errors = NULL;
+        CHECK(unit_file_load(p, "net", &c, &errors) == 0);
+        CHECK(!errors);
+        CHECK(c->network == NETWORK_BRIDGE); /* the default */
+        CHECK(c->net.ip == 0x0a580007 && c->net.ip_line == 4);
+        CHECK(c->net.n_ports == 2 && c->net.ports_line == 5);
+        CHECK(c->net.ports[0].host_port == 8080 && c->net.ports[0].container_port == 80 &&
+              c->net.ports[0].proto == 6 && c->net.ports[0].host_addr == 0);
+        CHECK(c->net.ports[1].host_addr == 0x7f000001 && c->net.ports[1].proto == 17);
+        CHECK(c->net.n_add_hosts == 1 && c->net.add_hosts[0].addr == 0xc0a80105);
+        CHECK_STR(c->net.add_hosts[0].name, "db.example");
+        CHECK(c->net.n_dns == 3 && c->net.dns[2] == 0x08080808);
+        unit_config_free(c);
+
+        p = write_unit("netbad", "[Container]\nRootfs=/r\nExec=true\n"
+                                 "IP=10.88.0\n"                               /* 4 */
+                                 "PublishPort=80\n"                           /* 5 */
+                                 "PublishPort=8080:80\nPublishPort=8080:81\n" /* 6, 7 */
+                                 "AddHost=nocolon\n"                          /* 8 */
+                                 "DNS=example.com\n");                        /* 9 */
+        errors = NULL;
+        unit_file_load(p, "netbad", &c, &errors);
+        CHECK(has_error(errors, "netbad.container:4: IP=: "));
+        CHECK(has_error(errors, "netbad.container:5: PublishPort=: "));
+        CHECK(has_error(errors, "netbad.container:7: PublishPort=: tcp port 8080 is already published"));
+        CHECK(has_error(errors, "netbad.container:8: AddHost=: "));
+        CHECK(has_error(errors, "netbad.container:9: DNS=: "));
+        unit_config_free(c);
+        strv_free(errors);
+
+        p = write_unit("nethost", "[Container]\nRootfs=/r\nExec=true\nNetwork=none\nPublishPort=80:80\n");
+        errors = NULL;
+        unit_file_load(p, "nethost", &c, &errors);
+        CHECK(has_error(errors, "nethost.container:5: PublishPort= needs Network=bridge (the default), not "
+                                "Network=none"));
+        unit_config_free(c);
+        strv_free(errors);
+}
+
 int main(void) {
         if (!mkdtemp(dir))
                 return 1;
@@ -357,6 +405,7 @@ int main(void) {
         test_environment_reset();
         test_limit_errors();
         test_capabilities();
+        test_network_keys();
         test_errors();
         test_limits();
         test_runtime_keys();
