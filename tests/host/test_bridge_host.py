@@ -9,8 +9,7 @@ import time
 
 import pytest
 
-from test_pid1_namespace import Pid1, remove_unit_cgroups
-from hostenv import unpack_image
+from test_pid1_namespace import module_pid1
 
 BB = "Rootfs=/usr/share/keel/rootfs/busybox"
 LOOP = "trap \"exit 0\" TERM; while :; do sleep 1 & wait $!; done"
@@ -56,19 +55,7 @@ RestartMaxDelaySec=10ms
 
 @pytest.fixture(scope="module")
 def net(tmp_path_factory):
-    root = tmp_path_factory.mktemp("net") / "root"
-    root.mkdir()
-    unpack_image(root)
-    p = Pid1(root, units=UNITS)
-    try:
-        p.wait_for(r"ready: \d+ units", timeout=120)
-        yield p
-    finally:
-        if p.proc.poll() is None:
-            p.proc.kill()
-            p.proc.wait(timeout=10)
-        remove_unit_cgroups()
-        subprocess.run(["rm", "-rf", "--one-file-system", str(root)], check=False)
+    yield from module_pid1(tmp_path_factory, "net", UNITS)
 
 
 def unit_lines(p, unit):

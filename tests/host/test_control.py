@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from test_pid1_namespace import Pid1, remove_unit_cgroups
+from test_pid1_namespace import module_pid1
 
 BB = "Rootfs=/usr/share/keel/rootfs/busybox"
 
@@ -32,20 +32,7 @@ UNITS = {
 
 @pytest.fixture(scope="module")
 def ctl(tmp_path_factory):
-    from hostenv import unpack_image
-    root = tmp_path_factory.mktemp("ctl") / "root"
-    root.mkdir()
-    unpack_image(root)
-    p = Pid1(root, units=UNITS)
-    p.root = root
-    try:
-        p.wait_for(r"ready: \d+ units", timeout=120)
-        yield p
-    finally:
-        if p.proc.poll() is None:
-            p.proc.kill()
-            p.proc.wait(timeout=10)
-        remove_unit_cgroups()
+    yield from module_pid1(tmp_path_factory, "ctl", UNITS)
 
 
 def status_rows(ctl):

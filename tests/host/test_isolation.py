@@ -13,8 +13,8 @@ import subprocess
 
 import pytest
 
-from test_pid1_namespace import Pid1, remove_unit_cgroups
-from hostenv import BUILD, unpack_image
+from test_pid1_namespace import module_pid1
+from hostenv import BUILD
 
 TEST = "/usr/share/keel/rootfs/test"
 SYSCALLS_DENIED = ["mount", "umount2", "unshare-user", "keyctl", "add_key", "bpf", "kexec_load",
@@ -115,36 +115,24 @@ def make_rootfs(root, name, busybox):
 
 @pytest.fixture(scope="module")
 def iso(tmp_path_factory):
-    root = tmp_path_factory.mktemp("iso") / "root"
-    root.mkdir()
-    unpack_image(root)
-    busybox = root / "usr/share/keel/rootfs/busybox"
-    test = make_rootfs(root, "test", busybox)
-    shutil.copy(BUILD / "tests/keel-test", test / "bin/keel-test")
-    with open(test / "etc/passwd", "a") as f:
-        f.write("app:x:1000:1000:app:/home/app:/bin/sh\n")
-    with open(test / "etc/group", "a") as f:
-        f.write("app:x:1000:\nwheel:x:10:app\nstaff:x:50:root,app\n")
-    symvol = make_rootfs(root, "symvol", test)
-    os.symlink("/tmp/keel-escape", symvol / "data")  # absolute, dangling: made inside, not on the host
-    symproc = make_rootfs(root, "symproc", test)
-    os.rmdir(symproc / "proc") if (symproc / "proc").is_dir() else None
-    os.symlink("/tmp", symproc / "proc")
-    (root / "srv/hostdir").mkdir(parents=True)
-    (root / "srv/hostdir/marker").write_text("from the host\n")
-    (root / "etc/keel/test.env").write_text("# comment\nA=1\nexport B='two words'\nOVERRIDE=file\n")
+    def prepare(root):
+        busybox = root / "usr/share/keel/rootfs/busybox"
+        test = make_rootfs(root, "test", busybox)
+        shutil.copy(BUILD / "tests/keel-test", test / "bin/keel-test")
+        with open(test / "etc/passwd", "a") as f:
+            f.write("app:x:1000:1000:app:/home/app:/bin/sh\n")
+        with open(test / "etc/group", "a") as f:
+            f.write("app:x:1000:\nwheel:x:10:app\nstaff:x:50:root,app\n")
+        symvol = make_rootfs(root, "symvol", test)
+        os.symlink("/tmp/keel-escape", symvol / "data")  # absolute, dangling: made inside, not on the host
+        symproc = make_rootfs(root, "symproc", test)
+        os.rmdir(symproc / "proc") if (symproc / "proc").is_dir() else None
+        os.symlink("/tmp", symproc / "proc")
+        (root / "srv/hostdir").mkdir(parents=True)
+        (root / "srv/hostdir/marker").write_text("from the host\n")
+        (root / "etc/keel/test.env").write_text("# comment\nA=1\nexport B='two words'\nOVERRIDE=file\n")
 
-    p = Pid1(root, units=UNITS)
-    try:
-        p.wait_for(r"ready: \d+ units", timeout=120)
-        p.root = root
-        yield p
-    finally:
-        if p.proc.poll() is None:
-            p.proc.kill()
-            p.proc.wait(timeout=10)
-        remove_unit_cgroups()
-        subprocess.run(["rm", "-rf", "--one-file-system", str(root)], check=False)
+    yield from module_pid1(tmp_path_factory, "iso", UNITS, prepare)
 
 
 def facts(pid1, unit, marker="done=1", timeout=60):

@@ -155,16 +155,33 @@ def remove_unit_cgroups():
                         time.sleep(0.1)
 
 
-def run_pid1(root, **kwargs):
+def run_pid1(root, timeout=60, **kwargs):
+    """Runs PID 1 in root until the generator is closed; yields it once boot is ready."""
     p = Pid1(root, **kwargs)
+    p.root = root
     try:
-        p.wait_for(r"ready: \d+ units", timeout=60)
+        p.wait_for(r"ready: \d+ units", timeout=timeout)
         yield p
     finally:
         if p.proc.poll() is None:
             p.proc.kill()
             p.proc.wait(timeout=10)
         remove_unit_cgroups()
+
+
+def module_pid1(tmp_path_factory, name, units, prepare=None, timeout=120):
+    """For a module fixture: the default image unpacked in a fresh root (prepare(root) may add
+    to it), and PID 1 running there with these units until the module is done."""
+    from hostenv import unpack_image
+    root = tmp_path_factory.mktemp(name) / "root"
+    root.mkdir()
+    unpack_image(root)
+    if prepare:
+        prepare(root)
+    try:
+        yield from run_pid1(root, units=units, timeout=timeout)
+    finally:
+        subprocess.run(["rm", "-rf", "--one-file-system", str(root)], check=False)
 
 
 @pytest.fixture

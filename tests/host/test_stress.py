@@ -7,8 +7,8 @@ import time
 
 import pytest
 
-from hostenv import BUILD, unpack_image
-from test_pid1_namespace import Pid1, remove_unit_cgroups
+from hostenv import BUILD
+from test_pid1_namespace import module_pid1
 
 BB = "Rootfs=/usr/share/keel/rootfs/busybox"
 SLEEP = "/bin/sh -c 'trap \"exit 0\" TERM; while :; do sleep 1 & wait $!; done'"
@@ -21,19 +21,10 @@ UNITS.update({f"victim{i:02d}": f"[Container]\n{BB}\nExec={SLEEP}\n[Service]\nRe
 
 @pytest.fixture(scope="module")
 def storm(tmp_path_factory):
-    root = tmp_path_factory.mktemp("storm") / "root"
-    root.mkdir()
-    unpack_image(root)
-    shutil.copy(BUILD / "tests/keel-test", root / "bin/keel-test")
-    p = Pid1(root, units=UNITS)
-    try:
-        p.wait_for(r"ready: \d+ units", timeout=180)
-        yield p
-    finally:
-        if p.proc.poll() is None:
-            p.proc.kill()
-            p.proc.wait(timeout=10)
-        remove_unit_cgroups()
+    def prepare(root):
+        shutil.copy(BUILD / "tests/keel-test", root / "bin/keel-test")
+
+    yield from module_pid1(tmp_path_factory, "storm", UNITS, prepare, timeout=180)
 
 
 def rows(p):

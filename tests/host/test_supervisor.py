@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from test_pid1_namespace import Pid1, remove_unit_cgroups
+from test_pid1_namespace import module_pid1
 
 BB = "Rootfs=/usr/share/keel/rootfs/busybox"
 SLEEP = "/bin/sh -c 'trap \"exit 0\" TERM; while :; do sleep 1 & wait $!; done'"
@@ -30,19 +30,7 @@ UNITS = {
 
 @pytest.fixture(scope="module")
 def sup(tmp_path_factory):
-    from hostenv import unpack_image
-    root = tmp_path_factory.mktemp("sup") / "root"
-    root.mkdir()
-    unpack_image(root)
-    p = Pid1(root, units=UNITS)
-    try:
-        p.wait_for(r"ready: \d+ units", timeout=120)
-        yield p
-    finally:
-        if p.proc.poll() is None:
-            p.proc.kill()
-            p.proc.wait(timeout=10)
-        remove_unit_cgroups()
+    yield from module_pid1(tmp_path_factory, "sup", UNITS)
 
 
 def index_of(lines, pattern):
