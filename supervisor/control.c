@@ -388,6 +388,16 @@ static void describe_stopped(Unit *u, Buf *out) {
                 buf_printf(out, "%s: %s\n", u->name, unit_state_to_string(u->state));
 }
 
+/* A unit named on the command line; an unknown name is reported and fails the request. */
+static Unit *find_unit(Manager *m, const char *name, Buf *out, int *ret) {
+        Unit *u = manager_find(m, name);
+        if (!u) {
+                buf_printf(out, "unknown unit '%s'\n", name);
+                *ret = 1;
+        }
+        return u;
+}
+
 /* stop UNIT...: answers once every unit is down, saying how each ended. */
 static int verb_stop(Manager *m, char **args, Buf *out) {
         if (!args[0]) {
@@ -396,12 +406,9 @@ static int verb_stop(Manager *m, char **args, Buf *out) {
         }
         int ret = 0;
         for (char **a = args; *a; a++) {
-                Unit *u = manager_find(m, *a);
-                if (!u) {
-                        buf_printf(out, "unknown unit '%s'\n", *a);
-                        ret = 1;
+                Unit *u = find_unit(m, *a, out, &ret);
+                if (!u)
                         continue;
-                }
                 bool was_up = !unit_down(u) || u->state == UNIT_RESTARTING || u->state == UNIT_WAITING;
                 int r = manager_stop_unit(m, u);
                 if (r < 0 && r != -EALREADY) {
@@ -521,12 +528,9 @@ static int each_unit(Manager *m, char **args, UnitVerb verb, const char *done, B
         }
         int ret = 0;
         for (char **a = args; *a; a++) {
-                Unit *u = manager_find(m, *a);
-                if (!u) {
-                        buf_printf(out, "unknown unit '%s'\n", *a);
-                        ret = 1;
+                Unit *u = find_unit(m, *a, out, &ret);
+                if (!u)
                         continue;
-                }
                 int r = verb(m, u);
                 if (r == -ENOEXEC) {
                         buf_printf(out, "%s: invalid, fix its file first (initctl status %s)\n", u->name,

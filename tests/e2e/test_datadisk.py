@@ -195,7 +195,7 @@ def test_unit_written_at_the_console_runs_after_reboot(machine):
 
 def test_broken_unit_on_disk_is_reported_after_reboot(machine):
     if not machine.state.get("hello"):
-        pytest.skip("needs the disk and the running VM that the previous test leaves")
+        pytest.fail("needs the disk and the running VM that the previous test leaves (it failed)")
     vm = machine.vm
     write_file(vm, f"{UNITS_DIR}/broken.container", BROKEN)
     machine.shutdown("initctl reboot", "reboot")
