@@ -5,7 +5,7 @@
  *
  *   keel-bench-supervisor crash-once DIR DELAY_MS
  *   keel-bench-supervisor orphans -n N
- *   keel-bench-supervisor status [-n RUNS] [-w WARMUP] [SOCKET]
+ *   keel-bench-supervisor status [-n RUNS] [-w WARMUP] [-r REQUEST] [SOCKET]
  *   keel-bench-supervisor exec [-n RUNS] [-w WARMUP] CMD [ARG...]
  *
  *   crash-once   a container payload (Exec=) for restart latency. The first run of the unit
@@ -24,7 +24,7 @@
  *                own reaping, when the kernel has re-parented every zombie; reaped: from
  *                telling it to exit to the last zombie reaped).
  *   status       the control socket's round trip for `initctl status`: connect, send
- *                "keel1 status", read the table to EOF. One line per run:
+ *                "keel1 status" (or "keel1 REQUEST"), read the reply to EOF. One line per run:
  *                status RUN us=US bytes=N code=C
  *   exec         fork + execvp + wait of a command with its output to /dev/null, one line per
  *                run: exec RUN us=US rc=STATUS
@@ -64,7 +64,7 @@ static void sleep_ns(uint64_t ns) {
 static void usage(FILE *f) {
         fputs("usage: keel-bench-supervisor crash-once DIR DELAY_MS\n"
               "       keel-bench-supervisor orphans -n N\n"
-              "       keel-bench-supervisor status [-n RUNS] [-w WARMUP] [SOCKET]\n"
+              "       keel-bench-supervisor status [-n RUNS] [-w WARMUP] [-r REQUEST] [SOCKET]\n"
               "       keel-bench-supervisor exec [-n RUNS] [-w WARMUP] CMD [ARG...]\n"
               "       keel-bench-supervisor nofile PID N\n",
               f);
@@ -224,7 +224,8 @@ static int orphans(unsigned n) {
 
 /* ---- status: the control socket's round trip ---------------------------------------------------- */
 
-static int status_once(const char *socket_path, uint64_t *ret_ns, size_t *ret_bytes, int *ret_code) {
+static int status_once(const char *socket_path, const char *verb, uint64_t *ret_ns, size_t *ret_bytes,
+                       int *ret_code) {
         static char buf[1 << 20];
         struct sockaddr_un sa = { .sun_family = AF_UNIX };
         snprintf(sa.sun_path, sizeof sa.sun_path, "%s", socket_path);
@@ -234,8 +235,9 @@ static int status_once(const char *socket_path, uint64_t *ret_ns, size_t *ret_by
                 fprintf(stderr, "status: connect %s: %m\n", socket_path);
                 return -1;
         }
-        static const char req[] = "keel1 status\n";
-        if (write(fd, req, sizeof req - 1) != (ssize_t) sizeof req - 1) {
+        char req[600];
+        int len = snprintf(req, sizeof req, "keel1 %s\n", verb);
+        if (len <= 0 || (size_t) len >= sizeof req || write(fd, req, (size_t) len) != len) {
                 fprintf(stderr, "status: write: %m\n");
                 return -1;
         }
@@ -321,10 +323,14 @@ int main(int argc, char **argv) {
         unsigned runs = 1, warmup = 0;
         int c;
         optind = 2;
-        while ((c = getopt(argc, argv, "+n:w:")) >= 0) {
+        const char *verb = "status";
+        while ((c = getopt(argc, argv, "+n:w:r:")) >= 0) {
                 switch (c) {
                 case 'n':
                         runs = (unsigned) strtoul(optarg, NULL, 10);
+                        break;
+                case 'r':
+                        verb = optarg;
                         break;
                 case 'w':
                         warmup = (unsigned) strtoul(optarg, NULL, 10);
@@ -350,7 +356,7 @@ int main(int argc, char **argv) {
                         uint64_t ns;
                         size_t bytes;
                         int code;
-                        if (status_once(path, &ns, &bytes, &code) < 0)
+                        if (status_once(path, verb, &ns, &bytes, &code) < 0)
                                 return 1;
                         if (i > warmup)
                                 printf("status %u us=%llu bytes=%zu code=%d\n", i - warmup,

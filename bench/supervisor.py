@@ -7,27 +7,35 @@ the same job, measured inside booted keel guests.
                            (or: KEEL_BUILD=build bench/supervisor.py)
 
 It builds one image per unit count (N idle containers, `Exec=/bin/sleep 100000`, nothing
-printed) and one with crash-once containers, each with keel-bench-supervisor, Debian's
-tini-static and keel-bench-spawn, boots them one after the other under QEMU and measures, at
-the console shell:
+printed, `Network=none` unless --network says otherwise) and one with crash-once containers,
+each with keel-bench-supervisor (bench/supervisor-bench.c), Debian's tini-static and, for
+the restart image, keel-bench-spawn. It boots them one after the other under QEMU and
+measures, at the console shell:
 
-  memory     PID 1's /proc/1/smaps_rollup once every unit runs: Rss, and private
+  memory     PID 1's /proc/1/smaps_rollup once the units have settled: Rss, and private
              (Private_Clean + Private_Dirty: what PID 1 alone costs; VmRSS undercounts on 6.1
-             kernels). tini: `tini-static -- sleep 100000 &` started in the same guest.
+             kernels). tini: `tini-static -- sleep 100000` started in the 100-unit guest.
+             When units could not start (PID 1 out of file descriptors), it measures as
+             booted, then raises PID 1's RLIMIT_NOFILE, starts the failed units again and
+             measures once more; both are reported with how many units ran.
   wakeups    voluntary + involuntary context switches of PID 1 (and of that tini) over an
              idle window (the guest kernel has no schedstats): each wakeup from sleep is one.
   restart    crash-once units (keel-bench-supervisor crash-once) exit 1 once, staggered so
              that no two restarts overlap, and are restarted at once (the default policy's
              first restart): from the payload's clock just before _exit() to its clock at the
              start of main() in the new container. Goal: at most twice the spawn median of
-             keel-bench-spawn (runtime_spawn() of /bin/true to its exit) in the same guest.
-             PID 1's own share (its "exited … restarting in 0ms" log line to "running") is
-             read from dmesg.
+             keel-bench-spawn (runtime_spawn() of /bin/true, one per process, to its exit) in
+             the same guest. PID 1's own share (its "exited … restarting in 0ms" log line to
+             "running") is read from dmesg.
   orphans    keel-bench-supervisor orphans: a burst of N zombies handed to PID 1 at once,
-             from the moment their parent exits to the last one reaped (pidfds); the same
-             under `tini-static -s` (tini as a subreaper, the reaper of the burst).
-  status     `initctl status` with the 100-unit image: the control socket's round trip
-             (connect, "keel1 status", read to EOF) and the whole command (fork, exec, wait).
+             from the moment their parent is told to exit to the last one reaped (pidfds);
+             the same under `tini-static -s` (tini as a subreaper, the reaper of the burst).
+  status     `initctl status` in every guest (the goal is for 100 units): the control
+             socket's round trip (connect, "keel1 status", read to EOF) and the whole command
+             (fork, exec, wait); with 100 units also `status UNIT` of one unit.
+
+A table compares each figure with its goal (PASS/MISS) and with tini's where tini does the
+same job; everything is written to KEEL_BUILD/bench/supervisor.json.
 """
 from __future__ import annotations
 
@@ -63,6 +71,8 @@ Description=supervisor bench: an idle container that prints nothing
 [Container]
 Rootfs=/usr/share/keel/rootfs/busybox
 Exec=/bin/sleep 100000
+# none (default): only lo, as keel-bench-spawn's "default"; --network bridge for the default
+Network={network}
 
 [Service]
 # sleep as a container's PID 1 ignores SIGTERM: poweroff need not wait TimeoutStopSec= for it
@@ -78,6 +88,8 @@ Rootfs=/usr/share/keel/rootfs/busybox
 Exec={helper} crash-once /state {delay}
 Volume={helper_dir}:/bench:ro
 Volume={volume}:/state
+# none (default): the isolation of keel-bench-spawn's "default", to which this is compared
+Network={network}
 
 [Service]
 Restart=on-failure
@@ -155,14 +167,15 @@ def wait_settled(vm: KeelVM, want_running: int, timeout: float) -> dict[str, int
         vm.run("sleep 2", timeout=30)
 
 
-def spawn_failures(vm: KeelVM) -> dict[str, int]:
-    """PID 1's reasons for failed spawns, unit names taken out, with their counts."""
+def spawn_failures(vm: KeelVM, since: float = 0) -> dict[str, int]:
+    """PID 1's reasons for failed spawns logged after guest uptime `since`, unit names taken
+    out, with their counts (as far as the kernel's log ring still holds them)."""
     _, out = vm.run("dmesg | grep 'spawn failed' | sed 's/^/DMESG:/'", strip=False, timeout=120)
     reasons: dict[str, int] = {}
     for ln in out.splitlines():
-        m = re.search(r"keel: (\S+): spawn failed: (.*)$", ln)
-        if ln.startswith("DMESG:") and m:
-            why = m.group(2).replace(m.group(1), "UNIT")
+        m = re.search(r"^DMESG:\[\s*(\d+\.\d+)\] keel: (\S+): spawn failed: (.*)$", ln)
+        if m and float(m.group(1)) > since:
+            why = m.group(3).replace(m.group(2), "UNIT")
             reasons[why] = reasons.get(why, 0) + 1
     return reasons
 
@@ -255,11 +268,13 @@ def run_idle(iso: Path, n: int, args, extra: bool) -> dict:
             r["spawn_failures"] = spawn_failures(vm)
             if any("Too many open files" in k for k in r["spawn_failures"]):
                 r["nofile_raised"] = 65536
+                since = float(vm.check("cut -d' ' -f1 /proc/uptime").strip())
                 vm.check(f"{HELPER} nofile 1 65536")
                 # (12: a control request carries at most 13 unit names)
                 vm.check("initctl status | awk '$2 == \"failed\" { print $1 }' | xargs -n 12 initctl start "
                          ">/dev/null", timeout=120 + n * 2.0)
                 r["states"] = wait_settled(vm, n, timeout=120 + n * 2.0)
+                r["spawn_failures_after_raise"] = spawn_failures(vm, since)
                 vm.run("sleep 3")
         r["pid1"] = read_memory(vm, "1")
         r["guest_memory"] = guest_memory(vm)
@@ -281,6 +296,9 @@ def run_idle(iso: Path, n: int, args, extra: bool) -> dict:
         out = vm.check(f"{HELPER} exec -w 1 -n {args.status_runs} initctl status", timeout=900)
         r["status_command_ms"] = [int(m.group(2)) / 1000 for m in EXEC_RE.finditer(out)]
         if extra:
+            # The floor: one unit's status (its row's cgroup reads and more), no table.
+            out = vm.check(f"{HELPER} status -w 3 -n {args.status_runs} -r 'status idle-0001'", timeout=300)
+            r["status_one_ms"] = [int(m.group(2)) / 1000 for m in STATUS_RE.finditer(out)]
             r["kernel_limits"] = vm.check("cat /proc/sys/kernel/pid_max /proc/sys/kernel/threads-max").split()
             # Every zombie holds a pid and counts as a thread until reaped; the kernel's
             # CONFIG_BASE_SMALL makes pid_max 4096 (its ceiling is 32768), threads-max is
@@ -372,6 +390,8 @@ def main() -> int:
     ap.add_argument("--orphan-runs", type=int, default=3, help="bursts for keel and for tini each (default 3)")
     ap.add_argument("--status-runs", type=int, default=30, help="initctl status round trips (default 30)")
     ap.add_argument("--spawn-runs", type=int, default=20, help="keel-bench-spawn processes in the restart guest (default 20)")
+    ap.add_argument("--network", default="none", choices=["none", "bridge", "host"],
+                    help="Network= of the bench units (default none: lo only, as keel-bench-spawn's default)")
     ap.add_argument("--smp", type=int, default=2, help="guest vCPUs (default 2)")
     ap.add_argument("--memory", type=int, default=None,
                     help="guest memory in MiB (default 1024, 3072 above 100 units, 512 for the restart boot)")
@@ -392,14 +412,17 @@ def main() -> int:
     kernel = subprocess.run(["bash", str(REPO / "kernel/build.sh")], capture_output=True, text=True,
                             check=True).stdout.strip().splitlines()[-1]
     print(f"keel supervisor benchmark: units {', '.join(map(str, sizes))}"
-          f"{f' + {args.restarts} crash-once' if args.restarts else ''}, QEMU {args.accel}, -smp {args.smp}",
+          f"{f' + {args.restarts} crash-once' if args.restarts else ''}, Network={args.network}, QEMU {args.accel}, "
+          f"-smp {args.smp}",
           flush=True)
-    results: dict = {"accel": args.accel, "smp": args.smp, "idle_s": args.idle, "boots": {}}
+    results: dict = {"accel": args.accel, "smp": args.smp, "network": args.network, "idle_s": args.idle,
+                     "boots": {}}
     started = time.monotonic()
     try:
         for n in sizes:
             image = build / "bench" / f"supervisor-{n}"
-            build_image(image, {f"idle-{i:04d}": IDLE_UNIT for i in range(1, n + 1)}, build, kernel, spawn=False)
+            unit = IDLE_UNIT.format(network=args.network)
+            build_image(image, {f"idle-{i:04d}": unit for i in range(1, n + 1)}, build, kernel, spawn=False)
             print(f"  {n} units: booting {image}/keel.iso", flush=True)
             r = run_idle(image / "keel.iso", n, args, extra=n == 100)
             results["boots"][str(n)] = r
@@ -411,7 +434,8 @@ def main() -> int:
             # Every unit has started before the first exits; then one exit every 400 ms.
             delays = {f"crash-{i:02d}": 4000 + 400 * i for i in range(1, args.restarts + 1)}
             build_image(image, {u: CRASH_UNIT.format(delay=d, helper=f"/bench/{Path(HELPER).name}",
-                                                     helper_dir=HELPER_DIR, volume=STATE_VOLUME)
+                                                     helper_dir=HELPER_DIR, volume=STATE_VOLUME,
+                                                     network=args.network)
                                 for u, d in delays.items()}, build, kernel, spawn=True)
             print(f"  restarts: booting {image}/keel.iso", flush=True)
             results["restart"] = run_restart(image / "keel.iso", args.restarts, delays, args)
@@ -482,6 +506,9 @@ def report(res: dict, args) -> None:
         s, c = summary(b["status_socket_ms"]), summary(b["status_command_ms"])
         rows.append((f"initctl status round trip, socket, {n} units (n={s['n']})", fmt_ms(s["median"]),
                      "status_socket" if n == "100" else None, s["median"], ""))
+        if b.get("status_one_ms"):
+            o = summary(b["status_one_ms"])
+            rows.append(("  `initctl status UNIT` (one unit), socket", fmt_ms(o["median"]), None, None, ""))
         rows.append((f"  as a command: fork+exec+wait (n={c['n'] if c else 0})",
                      fmt_ms(c["median"] if c else None), None, None, ""))
 
@@ -502,16 +529,17 @@ def report(res: dict, args) -> None:
         print(f"{metric:<52}{text:>24}  {goal:<12}{verdict:<6}{tini:>18}")
     res["table"] = [{"metric": m, "keel": t, "goal": GOALS[k][0] if k in GOALS else None, "tini": ti or None,
                      "pass": verdicts.get(m)} for m, t, k, _, ti in rows]
-    print(f"(QEMU {res['accel']}, -smp {res['smp']}; memory from /proc/PID/smaps_rollup once all units ran; "
+    print(f"(QEMU {res['accel']}, -smp {res['smp']}, units Network={res['network']}; memory from /proc/PID/smaps_rollup once all units ran; "
           f"wakeups: context switches over {res['idle_s']} s idle; tini: tini-static in the 100-unit guest)")
     for n, b in boots.items():
         g, p = b["guest_memory"], b["pid1"]
         print(f"  {n} units: {b['states']}, guest {b['memory_mib']} MiB ({fmt_bytes(g['available'])} available), "
               f"PID 1 Pss {fmt_bytes(p['pss'])}, VmRSS {fmt_bytes(p['vmrss'])}, VmHWM {fmt_bytes(p['vmhwm'])}, "
               f"{p['fds']} fds; log {b['log']}")
-        if b.get("spawn_failures"):
-            print(f"    spawn failures as booted: " + "; ".join(f"{c}x {w}" for w, c in
-                                                           sorted(b["spawn_failures"].items(), key=lambda kv: -kv[1])[:4]))
+        for key, when in (("spawn_failures", "as booted"), ("spawn_failures_after_raise", "with nofile raised")):
+            if b.get(key):
+                print(f"    spawn failures {when} (dmesg): " + "; ".join(
+                    f"{c}x {w}" for w, c in sorted(b[key].items(), key=lambda kv: -kv[1])[:4]))
         big = sorted(((k, v) for k, v in p["by_mapping"].items() if v["rss"] >= 64 * 1024), key=lambda kv: -kv[1]["rss"])
         print("    PID 1 Rss by mapping: " + ", ".join(f"{k} {fmt_bytes(v['rss'])}" for k, v in big))
     if rs:
