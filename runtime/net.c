@@ -361,7 +361,6 @@ int net_link_delete(struct nl_sock *sk, const char *name) {
 int net_container_setup(struct nl_sock *sk, const char *ifname, const NetCidr *addr, uint32_t gateway,
                         char *err, size_t errlen) {
         _cleanup_net_socket_ struct nl_sock *own = NULL;
-        char a[NET_ADDR_STRLEN];
         int r;
 
         if (!sk) {
@@ -375,25 +374,7 @@ int net_container_setup(struct nl_sock *sk, const char *ifname, const NetCidr *a
         r = link_up(sk, "lo", err, errlen);
         if (r < 0)
                 return r;
-        r = link_up(sk, ifname, err, errlen);
-        if (r < 0)
-                return r;
-        int ifindex = r;
-        r = addr_add(sk, ifindex, addr);
-        if (r < 0) {
-                ERR("setting %s/%u on %s: %s", net_addr_to_string(addr->addr, a), addr->prefix, ifname,
-                    strerror(-r));
-                return r;
-        }
-        if (gateway != 0) {
-                r = route_default(sk, ifindex, gateway);
-                if (r < 0) {
-                        ERR("default route via %s on %s: %s", net_addr_to_string(gateway, a), ifname,
-                            strerror(-r));
-                        return r;
-                }
-        }
-        return 0;
+        return net_uplink_static(sk, ifname, addr, gateway, err, errlen);
 }
 
 int net_uplink_find(struct nl_sock *sk, char *ifname, size_t len) {
@@ -419,7 +400,8 @@ int net_uplink_find(struct nl_sock *sk, char *ifname, size_t len) {
 
 int net_uplink_static(struct nl_sock *sk, const char *ifname, const NetCidr *addr, uint32_t gateway,
                       char *err, size_t errlen) {
-        /* The same three steps as a container's eth0, and lo is up on the machine already. */
+        /* Up, address, default route: a container's eth0 gets the same three steps
+         * (net_container_setup), and lo is up on the machine already. */
         char a[NET_ADDR_STRLEN];
         int r = link_up(sk, ifname, err, errlen);
         if (r < 0)
