@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/reboot.h>
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
@@ -62,6 +63,19 @@ static double uptime_seconds(void) {
 }
 
 static void reap_children(void);
+
+/* PID 1 holds a few fds per container (output pipe, status socket, pidfd): the kernel's
+ * default of 1024 would stop it near 250 containers. Containers get their own limit (runc's
+ * 1024 by default, Ulimit=), set in the child. */
+static void raise_fd_limit(void) {
+        _cleanup_free_ char *s = NULL;
+        unsigned long max = 1048576;
+        if (read_file("/proc/sys/fs/nr_open", 64, &s, NULL) >= 0)
+                max = strtoul(s, NULL, 10);
+        struct rlimit rl = { .rlim_cur = max, .rlim_max = max };
+        if (max == 0 || setrlimit(RLIMIT_NOFILE, &rl) < 0)
+                log_warning_errno(errno, "cannot raise the open-file limit to %lu: %m", max);
+}
 
 static _noreturn_ void shutdown_final(void) {
         kill(-1, SIGKILL);
@@ -264,6 +278,7 @@ int main(int argc, char **argv) {
         if (options.debug)
                 log_set_max_level(LOG_DEBUG);
         reboot(RB_DISABLE_CAD); /* Ctrl-Alt-Del becomes SIGINT to us */
+        raise_fd_limit();
 
         system_set_hostname(options.hostname);
         system_loopback_up();

@@ -191,6 +191,12 @@ static _noreturn_ void child_main(const ContainerSpec *spec, char *const *argv, 
 
         ChildUser user;
         user_resolve(spec, fd, &user);
+        /* What the child inherited from PID 1 may sit on fd numbers above the container's
+         * RLIMIT_NOFILE, leaving no number for its next open(): only the status socket is
+         * still needed (stdio is on 0–2 already), so the rest goes before the limit applies. */
+        if (fd > 3)
+                (void) syscall(SYS_close_range, 3, fd - 1, 0);
+        (void) syscall(SYS_close_range, fd + 1, ~0U, 0);
         user_apply_rlimits(spec, fd);
         if (spec->namespaces & CLONE_NEWUSER)
                 user_enter_userns(spec, fd);

@@ -83,3 +83,10 @@ def test_thousand_orphans_are_reaped(storm):
         assert time.monotonic() < deadline, z
         time.sleep(0.2)
     rows(storm)
+
+
+def test_pid1_open_file_limit_is_raised(storm):
+    # A few fds per container: the kernel's default of 1024 would stop PID 1 near 250 of them.
+    rc, out = storm.enter("/bin/cat", "/proc/1/limits")
+    soft = int(re.search(r"Max open files\s+(\d+)", out).group(1))
+    assert soft > 4096, out
