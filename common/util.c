@@ -151,11 +151,24 @@ char *format_bytes(char *buf, size_t len, uint64_t bytes) {
                 snprintf(buf, len, "%" PRIu64 "B", bytes);
                 return buf;
         }
-        double v = (double) bytes;
+        /* Integers only: `initctl status` formats one per row, and printf's floating point
+         * was most of a row's cost under emulation. One decimal, rounded half up. */
         size_t i = 0;
-        for (v /= 1024; v >= 1024 && i + 1 < sizeof suffix - 1; v /= 1024)
+        uint64_t d = 1024;
+        while (bytes / d >= 1024 && i + 1 < sizeof suffix - 1) {
+                d *= 1024;
                 i++;
-        snprintf(buf, len, "%.1f%c", v, suffix[i]);
+        }
+        uint64_t q = bytes / d, tenths = (bytes % d * 10 + d / 2) / d;
+        if (tenths == 10) {
+                q++;
+                tenths = 0;
+        }
+        if (q == 1024 && i + 1 < sizeof suffix - 1) { /* 1023.96K reads better as 1.0M */
+                q = 1;
+                i++;
+        }
+        snprintf(buf, len, "%" PRIu64 ".%" PRIu64 "%c", q, tenths, suffix[i]);
         return buf;
 }
 

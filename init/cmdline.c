@@ -70,8 +70,16 @@ static void apply(KeelOptions *o, const char *key, const char *value, void (*war
                                                      sizeof why) >= 0)
                         o->uplink_static = true;
                 else {
-                        snprintf(msg, sizeof msg, "%s; using DHCP",
-                                 why[0] ? why : "keel.ip: want ADDR/LEN,GATEWAY");
+                        /* "using DHCP" must hold after an earlier good keel.ip= too. The address
+                         * parsers' own messages ("'10.0.2.300' is not an IPv4 address") do not
+                         * name the option: the console line must say which one was bad. */
+                        o->uplink_static = false;
+                        if (!why[0])
+                                snprintf(msg, sizeof msg, "keel.ip: want ADDR/LEN,GATEWAY; using DHCP");
+                        else if (strncmp(why, "keel.ip", 7) == 0)
+                                snprintf(msg, sizeof msg, "%s; using DHCP", why);
+                        else
+                                snprintf(msg, sizeof msg, "keel.ip=%.300s: %s; using DHCP", value, why);
                         warn(msg);
                 }
         } else if (strncmp(key, "keel.", 5) == 0) {

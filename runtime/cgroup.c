@@ -33,11 +33,8 @@ static int cgroup_read(const char *path, const char *attr, char **ret) {
         return read_file(p, 8192, ret, NULL);
 }
 
-int runtime_cgroup_read_u64(const char *path, const char *attr, uint64_t *ret) {
-        _cleanup_free_ char *buf = NULL;
-        int r = cgroup_read(path, attr, &buf);
-        if (r < 0)
-                return r;
+/* A single-value attribute: a number, or "max" (UINT64_MAX). */
+static int parse_u64_or_max(const char *buf, uint64_t *ret) {
         if (strncmp(buf, "max", 3) == 0) {
                 *ret = UINT64_MAX;
                 return 0;
@@ -49,6 +46,30 @@ int runtime_cgroup_read_u64(const char *path, const char *attr, uint64_t *ret) {
                 return -EINVAL;
         *ret = v;
         return 0;
+}
+
+int runtime_cgroup_read_u64(const char *path, const char *attr, uint64_t *ret) {
+        _cleanup_free_ char *buf = NULL;
+        int r = cgroup_read(path, attr, &buf);
+        if (r < 0)
+                return r;
+        return parse_u64_or_max(buf, ret);
+}
+
+int runtime_cgroup_open_attr(const char *path, const char *attr) {
+        char p[512];
+        snprintf(p, sizeof p, "%s/%s", path, attr);
+        int fd = open(p, O_RDONLY | O_CLOEXEC);
+        return fd < 0 ? negative_errno() : fd;
+}
+
+int runtime_cgroup_pread_u64(int fd, uint64_t *ret) {
+        char buf[32];
+        ssize_t n = pread(fd, buf, sizeof buf - 1, 0);
+        if (n < 0)
+                return negative_errno();
+        buf[n] = 0;
+        return parse_u64_or_max(buf, ret);
 }
 
 int runtime_cgroup_read_key(const char *path, const char *attr, const char *key, uint64_t *ret) {

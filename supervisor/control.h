@@ -18,6 +18,9 @@ typedef struct ControlHooks {
 #define CONTROL_SOCKET_PATH "/run/keel/initctl.sock"
 #define CONTROL_PROTOCOL    "keel1"
 #define CONTROL_REQUEST_MAX 512
+#define CONTROL_WORDS_MAX   15 /* words of a request: "keel1", the verb, options and unit names */
+/* Unit names one request always has room for; initctl sends longer lists in several. */
+#define CONTROL_NAMES_MAX (CONTROL_WORDS_MAX - 3)
 #define CONTROL_CLIENTS_MAX 32
 
 int control_listen(Manager *m, const char *path, const ControlHooks *hooks);

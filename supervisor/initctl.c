@@ -72,57 +72,8 @@ bool initctl_is_my_name(const char *argv0) {
         return streq(n, "initctl") || streq(n, "poweroff") || streq(n, "reboot") || streq(n, "halt");
 }
 
-int initctl_main(int argc, char **argv) {
-        char req[CONTROL_REQUEST_MAX + 2];
-        size_t len = 0;
-        const char *self = basename(argv[0]);
-        int first = 1;
-        const char *verb;
-        bool json = false, follow = false;
-
-        if (streq(self, "poweroff") || streq(self, "reboot") || streq(self, "halt")) {
-                verb = self;
-                first = argc; /* busybox-style flags such as -f are accepted and ignored */
-        } else {
-                if (argc < 2) {
-                        usage(stderr);
-                        return 2;
-                }
-                int i = 1;
-                for (; i < argc && argv[i][0] == '-'; i++) {
-                        if (streq(argv[i], "-h") || streq(argv[i], "--help")) {
-                                usage(stdout);
-                                return 0;
-                        }
-                        if (!streq(argv[i], "--json")) {
-                                fprintf(stderr, "initctl: unknown option '%s' (initctl --help)\n", argv[i]);
-                                return 2;
-                        }
-                        json = true;
-                }
-                if (i >= argc) {
-                        usage(stderr);
-                        return 2;
-                }
-                if (streq(argv[i], "help")) {
-                        usage(stdout);
-                        return 0;
-                }
-                verb = argv[i];
-                first = i + 1;
-        }
-        len = (size_t) snprintf(req, sizeof req, "%s %s%s", CONTROL_PROTOCOL, verb, json ? " --json" : "");
-        for (int i = first; i < argc; i++)
-                if (streq(argv[i], "-f") || streq(argv[i], "--follow"))
-                        follow = true;
-        for (int i = first; i < argc && len < sizeof req; i++)
-                len += (size_t) snprintf(req + len, sizeof req - len, " %s", argv[i]);
-        if (len + 1 >= sizeof req) {
-                fprintf(stderr, "initctl: request too long (limit %d bytes)\n", CONTROL_REQUEST_MAX);
-                return 2;
-        }
-        req[len++] = '\n';
-
+/* Sends one request line and prints the reply; returns PID 1's verdict. */
+static int request(const char *verb, const char *req, size_t len, bool follow) {
         const char *path = getenv("KEEL_CONTROL_SOCKET");
         if (!path)
                 path = CONTROL_SOCKET_PATH;
@@ -185,4 +136,75 @@ int initctl_main(int argc, char **argv) {
                 return 1;
         }
         return code;
+}
+
+int initctl_main(int argc, char **argv) {
+        char req[CONTROL_REQUEST_MAX + 2];
+        size_t len = 0;
+        const char *self = basename(argv[0]);
+        int first = 1;
+        const char *verb;
+        bool json = false, follow = false;
+
+        if (streq(self, "poweroff") || streq(self, "reboot") || streq(self, "halt")) {
+                verb = self;
+                first = argc; /* busybox-style flags such as -f are accepted and ignored */
+        } else {
+                if (argc < 2) {
+                        usage(stderr);
+                        return 2;
+                }
+                int i = 1;
+                for (; i < argc && argv[i][0] == '-'; i++) {
+                        if (streq(argv[i], "-h") || streq(argv[i], "--help")) {
+                                usage(stdout);
+                                return 0;
+                        }
+                        if (!streq(argv[i], "--json")) {
+                                fprintf(stderr, "initctl: unknown option '%s' (initctl --help)\n", argv[i]);
+                                return 2;
+                        }
+                        json = true;
+                }
+                if (i >= argc) {
+                        usage(stderr);
+                        return 2;
+                }
+                if (streq(argv[i], "help")) {
+                        usage(stdout);
+                        return 0;
+                }
+                verb = argv[i];
+                first = i + 1;
+        }
+        for (int i = first; i < argc; i++)
+                if (streq(argv[i], "-f") || streq(argv[i], "--follow"))
+                        follow = true;
+        /* A request is one line of at most CONTROL_REQUEST_MAX bytes and CONTROL_WORDS_MAX
+         * words; unit names that do not fit in one go out in as many requests as they need, one after the other, and the
+         * worst verdict is the exit status (failure, then not running, then success). */
+        int worst = 0;
+        for (int i = first;;) {
+                len = (size_t) snprintf(req, sizeof req, "%s %s%s", CONTROL_PROTOCOL, verb, json ? " --json" : "");
+                int taken = 0;
+                for (; i < argc && taken < CONTROL_NAMES_MAX; i++, taken++) {
+                        size_t w = strlen(argv[i]) + 1;
+                        if (len + w + 1 > CONTROL_REQUEST_MAX) /* the line with its '\n' */
+                                break;
+                        len += (size_t) snprintf(req + len, sizeof req - len, " %s", argv[i]);
+                }
+                if (i < argc && taken == 0) {
+                        fprintf(stderr, "initctl: argument too long (a request is at most %d bytes): %.40s…\n",
+                                CONTROL_REQUEST_MAX, argv[i]);
+                        return 2;
+                }
+                req[len++] = '\n';
+                int code = request(verb, req, len, follow);
+                if (code == 2) /* usage: the same for the rest */
+                        return code;
+                if (code == 1 || (code == 3 && worst == 0))
+                        worst = code;
+                if (i >= argc)
+                        return worst;
+        }
 }

@@ -27,6 +27,34 @@ static const char *const state_names[_UNIT_STATE_MAX] = {
         [UNIT_RESTARTING] = "restarting", [UNIT_FAILED] = "failed",
 };
 
+/* Messages are allocated only while there is one: most units never have any, and fixed
+ * buffers for them were most of a unit's memory. Out of memory leaves a note rather than
+ * NULL, which would read as "no error". */
+static char text_no_memory[] = "(message lost: out of memory)";
+
+static void text_free(char *s) {
+        if (s != text_no_memory)
+                free(s);
+}
+
+static void text_set(char **slot, const char *s) {
+        char *old = *slot;
+        *slot = s ? strdup(s) : NULL;
+        if (s && !*slot)
+                *slot = text_no_memory;
+        text_free(old);
+}
+
+_printf_(2, 3) static void text_printf(char **slot, const char *fmt, ...) {
+        va_list ap;
+        va_start(ap, fmt);
+        char *s = NULL;
+        int r = vasprintf(&s, fmt, ap);
+        va_end(ap);
+        text_free(*slot);
+        *slot = r >= 0 ? s : text_no_memory;
+}
+
 const char *unit_state_to_string(UnitState s) {
         return s < _UNIT_STATE_MAX ? state_names[s] : "?";
 }
@@ -41,7 +69,7 @@ char *exit_info_describe(const ExitInfo *e, char *buf, size_t len) {
                 snprintf(buf, len, "killed by %s", signal_name(e->code));
                 break;
         case EXIT_SPAWN:
-                snprintf(buf, len, "spawn failed: %s", e->message);
+                snprintf(buf, len, "spawn failed: %s", e->message ? e->message : "?");
                 break;
         default:
                 snprintf(buf, len, "?");
@@ -58,13 +86,26 @@ char *exit_info_describe(const ExitInfo *e, char *buf, size_t len) {
 typedef UnitState (*Action)(Unit *u);
 
 static void unit_output(LoopSource *s, uint32_t events);
+static void unit_release_output(Unit *u);
 static void unit_status(LoopSource *s, uint32_t events);
 
 static UnitState after_exit(Unit *u);
 
+static ssize_t output_pump(Unit *u, unsigned rounds);
+static void flush_partial(Unit *u);
+
 static int unit_open_output(Unit *u) {
-        if (u->output.fd >= 0)
+        if (u->output.fd >= 0 && u->output_wfd >= 0)
                 return 0;
+        if (u->output.fd >= 0) { /* the last run's pipe, still draining: finish it first */
+                /* 4 × 64 KiB is more than a pipe holds: only a live writer keeps it going. */
+                for (int i = 0; i < 4 && output_pump(u, 16) > 0; i++)
+                        ;
+                if (u->output.fd >= 0) { /* a straggler still holds it open: let it go */
+                        flush_partial(u);
+                        loop_close(&u->output);
+                }
+        }
         int p[2];
         if (pipe2(p, O_CLOEXEC | O_NONBLOCK) < 0)
                 return negative_errno();
@@ -92,12 +133,20 @@ static int manager_devices_program(Manager *m, char *err, size_t errlen) {
         return 0;
 }
 
+/* The start failed before there was a process to reap. */
+static void unit_spawn_failed(Unit *u, int r, const char *why) {
+        text_set(&u->last_exit.message, why);
+        u->last_exit = (ExitInfo){
+                .when = now_usec(), .kind = EXIT_SPAWN, .code = -r, .message = u->last_exit.message
+        };
+}
+
 static UnitState act_spawn(Unit *u) {
         if (u->config->restart.burst && !u->starts)
                 u->starts = calloc(UNIT_START_LIMIT_MAX, sizeof *u->starts);
         if (u->starts)
                 u->starts[u->n_starts++ % UNIT_START_LIMIT_MAX] = now_usec();
-        u->waiting_for[0] = 0;
+        text_set(&u->waiting_for, NULL);
         int r = unit_open_output(u);
         if (r < 0)
                 log_warning_errno(r, "%s: cannot capture output, sending it to the console: %m", u->name);
@@ -108,17 +157,15 @@ static UnitState act_spawn(Unit *u) {
         if (r >= 0)
                 r = unit_spec_build(u, &us, why, sizeof why);
         if (r < 0) {
-                u->last_exit = (ExitInfo){ .when = now_usec(), .kind = EXIT_SPAWN, .code = -r };
-                snprintf(u->last_exit.message, sizeof u->last_exit.message, "%s", why);
+                unit_spawn_failed(u, r, why);
                 return after_exit(u);
         }
         ContainerProcess proc;
         SpawnError err = { 0 };
-        u->spawn_error[0] = 0;
+        text_set(&u->spawn_error, NULL);
         r = runtime_spawn(&us.spec, &proc, &err);
         if (r < 0) {
-                u->last_exit = (ExitInfo){ .when = now_usec(), .kind = EXIT_SPAWN, .code = -r };
-                snprintf(u->last_exit.message, sizeof u->last_exit.message, "%s", err.message);
+                unit_spawn_failed(u, r, err.message);
                 return after_exit(u);
         }
         /* Network=bridge: PID 1 configures the child's namespace from outside while the child
@@ -126,10 +173,14 @@ static UnitState act_spawn(Unit *u) {
          * reports the network error. */
         if (us.spec.network.wait_for_parent && (r = unit_net_attach(u, &proc, why, sizeof why)) < 0) {
                 runtime_abort(&proc);
-                snprintf(u->spawn_error, sizeof u->spawn_error, "%s", why);
+                text_set(&u->spawn_error, why);
         }
         u->pid = proc.pid;
         u->pidfd = proc.pidfd;
+        if (u->cgroup_path) { /* optional: without it, status reads the file by path */
+                int fd = runtime_cgroup_open_attr(u->cgroup_path, "memory.current");
+                u->memory_fd = fd >= 0 ? fd : -1;
+        }
         u->status = (LoopSource){ .fd = proc.status_fd, .handler = unit_status, .userdata = u };
         if ((r = loop_add(&u->status, EPOLLIN)) < 0) {
                 /* Without the socket we cannot see exec happen: assume it does. */
@@ -181,28 +232,40 @@ static UnitState act_cancel(Unit *u) {
 
 static void history_push(Unit *u) {
         const ExitInfo *e = &u->last_exit;
+        if (!u->history && !(u->history = calloc(UNIT_EXIT_HISTORY, sizeof *u->history))) {
+                log_error("%s: out of memory: this exit is not kept in its history", u->name);
+                return;
+        }
         ExitRecord *r = &u->history[u->history_head];
-        free(r->message);
+        char *message = r->message;
         *r = (ExitRecord){ .when = realtime_usec(),
                            .uptime = e->kind != EXIT_SPAWN && u->exec_at ? e->when - u->exec_at : 0,
                            .kind = e->kind,
                            .code = e->code,
                            .oom = e->oom,
-                           .message = e->kind == EXIT_SPAWN ? strdup(e->message) : NULL };
+                           .message = message };
+        text_set(&r->message, e->kind == EXIT_SPAWN ? e->message : NULL);
         u->history_head = (u->history_head + 1) % UNIT_EXIT_HISTORY;
         if (u->n_history < UNIT_EXIT_HISTORY)
                 u->n_history++;
 }
 
+int unit_memory_current(Unit *u, uint64_t *ret) {
+        if (u->pid <= 0 || !u->cgroup_path)
+                return -ENODATA;
+        if (u->memory_fd >= 0)
+                return runtime_cgroup_pread_u64(u->memory_fd, ret);
+        return runtime_cgroup_read_u64(u->cgroup_path, "memory.current", ret);
+}
+
 const ExitRecord *unit_exit_history(const Unit *u, unsigned i) {
-        if (i >= u->n_history)
+        if (i >= u->n_history || !u->history)
                 return NULL;
         return &u->history[(u->history_head + UNIT_EXIT_HISTORY - 1 - i) % UNIT_EXIT_HISTORY];
 }
 
 char *exit_record_describe(const ExitRecord *r, char *buf, size_t len) {
-        ExitInfo e = { .when = r->when, .kind = r->kind, .code = r->code, .oom = r->oom };
-        snprintf(e.message, sizeof e.message, "%s", r->message ? r->message : "");
+        ExitInfo e = { .when = r->when, .kind = r->kind, .code = r->code, .oom = r->oom, .message = r->message };
         return exit_info_describe(&e, buf, len);
 }
 
@@ -299,15 +362,14 @@ static bool unit_requires(const Unit *u, const Unit *d) {
  */
 static int deps_ready(Unit *u) {
         if (u->requires_missing && u->requires_missing[0]) {
-                snprintf(u->waiting_for, sizeof u->waiting_for, "requires %s, which does not exist",
-                         u->requires_missing[0]);
+                text_printf(&u->waiting_for, "requires %s, which does not exist", u->requires_missing[0]);
                 return -1;
         }
         for (size_t i = 0; i < u->n_requires; i++) {
                 Unit *d = u->requires[i];
                 if (d->state == UNIT_INVALID || d->state == UNIT_FAILED) {
-                        snprintf(u->waiting_for, sizeof u->waiting_for, "requires %s, which is %s", d->name,
-                                 unit_state_to_string(d->state));
+                        text_printf(&u->waiting_for, "requires %s, which is %s", d->name,
+                                    unit_state_to_string(d->state));
                         return -1;
                 }
         }
@@ -315,8 +377,7 @@ static int deps_ready(Unit *u) {
                 Unit *d = u->after[i];
                 if (d->state == UNIT_WAITING || d->state == UNIT_STARTING || d->state == UNIT_RESTARTING ||
                     d->state == UNIT_STOPPING) {
-                        snprintf(u->waiting_for, sizeof u->waiting_for, "for %s (%s)", d->name,
-                                 unit_state_to_string(d->state));
+                        text_printf(&u->waiting_for, "for %s (%s)", d->name, unit_state_to_string(d->state));
                         return 0;
                 }
         }
@@ -324,7 +385,7 @@ static int deps_ready(Unit *u) {
 }
 
 static UnitState act_request_start(Unit *u) {
-        u->waiting_for[0] = 0;
+        text_set(&u->waiting_for, NULL);
         u->manager->kick = true;
         return UNIT_WAITING;
 }
@@ -430,6 +491,8 @@ int unit_dispatch(Unit *u, UnitEvent ev) {
                 u->state = next;
                 u->state_since = now_usec();
                 u->manager->kick = true; /* someone may be waiting for this one */
+                if (next == UNIT_INACTIVE || next == UNIT_FAILED)
+                        unit_release_output(u);
                 if (u->manager->cfg.on_state)
                         u->manager->cfg.on_state(u);
         }
@@ -454,11 +517,11 @@ static void unit_status(LoopSource *s, uint32_t events) {
         if (r == -EAGAIN)
                 return;
         if (r == 1) { /* the child failed a stage; its exit follows */
-                snprintf(u->spawn_error, sizeof u->spawn_error, "%s", err.message);
+                text_set(&u->spawn_error, err.message);
                 loop_close(s);
                 return;
         }
-        if (u->spawn_error[0]) { /* we killed it (network setup failed): EOF is not an exec */
+        if (u->spawn_error) { /* we killed it (network setup failed): EOF is not an exec */
                 loop_close(s);
                 return;
         }
@@ -486,8 +549,8 @@ static void store_line(Unit *u, const char *line, size_t len) {
 
 static void emit_line(Unit *u, const char *line, size_t len) {
         store_line(u, line, len);
-        char buf[sizeof u->line + 80];
-        int n = snprintf(buf, sizeof buf, "%s| %.*s\n", u->name, (int) len, line);
+        char buf[LOG_LINE_MAX + 80];
+        int n = snprintf(buf, sizeof buf, "%s| %.*s\n", u->name, (int) MIN(len, (size_t) LOG_LINE_MAX), line);
         if (n <= 0)
                 return;
         size_t l = MIN((size_t) n, sizeof buf - 1);
@@ -500,26 +563,81 @@ static void emit_line(Unit *u, const char *line, size_t len) {
                 u->dropped += (uint64_t) len + 1;
 }
 
-static void unit_output(LoopSource *s, uint32_t events) {
-        (void) events;
-        Unit *u = s->userdata;
+/* The partial line goes out as it is: at LOG_LINE_MAX bytes, or when the pipe closes. */
+static void flush_partial(Unit *u) {
+        if (u->line_len > 0)
+                emit_line(u, u->line, u->line_len);
+        u->line_len = 0;
+        free(u->line);
+        u->line = NULL;
+}
+
+/* Keeps the start of a line that has no '\n' yet. The buffer exists only while it holds
+ * something: idle units cost nothing for it. */
+static void keep_partial(Unit *u, const char *s, size_t len) {
+        while (len > 0) {
+                /* A full buffer goes out only when more comes: a line of exactly LOG_LINE_MAX
+                 * bytes and its '\n' stay one line. */
+                if (u->line_len == LOG_LINE_MAX)
+                        flush_partial(u);
+                if (!u->line && !(u->line = malloc(LOG_LINE_MAX))) {
+                        emit_line(u, s, MIN(len, (size_t) LOG_LINE_MAX)); /* out of memory: split, not lost */
+                        s += MIN(len, (size_t) LOG_LINE_MAX);
+                        len -= MIN(len, (size_t) LOG_LINE_MAX);
+                        continue;
+                }
+                size_t k = MIN(len, LOG_LINE_MAX - u->line_len);
+                memcpy(u->line + u->line_len, s, k);
+                u->line_len += k;
+                s += k;
+                len -= k;
+        }
+}
+
+/* Reads up to rounds × 4 KiB. Returns the last read's result: 0 at EOF (the pipe is then
+ * closed), -1 when it is empty for now, > 0 when there may be more. */
+static ssize_t output_pump(Unit *u, unsigned rounds) {
         char buf[4096];
-        /* A bounded amount per wakeup keeps one chatty unit from starving the others. */
-        for (int round = 0; round < 4; round++) {
-                ssize_t n = read(s->fd, buf, sizeof buf);
-                if (n <= 0)
-                        return;
-                for (ssize_t i = 0; i < n; i++) {
-                        char c = buf[i];
-                        if (c == '\n' || u->line_len == sizeof u->line) {
-                                emit_line(u, u->line, u->line_len);
-                                u->line_len = 0;
-                                if (c == '\n')
-                                        continue;
+        ssize_t n = -1;
+        for (unsigned round = 0; round < rounds; round++) {
+                n = read(u->output.fd, buf, sizeof buf);
+                if (n == 0) { /* every writer is gone: the unit is down and we let go of our end */
+                        flush_partial(u);
+                        loop_close(&u->output);
+                        return 0;
+                }
+                if (n < 0)
+                        return -1;
+                /* Whole lines go out from the read buffer; only a line's unfinished start
+                 * is copied aside. */
+                const char *p = buf, *end = buf + n;
+                while (p < end) {
+                        const char *nl = memchr(p, '\n', (size_t) (end - p));
+                        if (!nl) {
+                                keep_partial(u, p, (size_t) (end - p));
+                                break;
                         }
-                        u->line[u->line_len++] = c;
+                        if (u->line_len > 0) {
+                                keep_partial(u, p, (size_t) (nl - p));
+                                flush_partial(u);
+                        } else
+                                emit_line(u, p, (size_t) (nl - p));
+                        p = nl + 1;
                 }
         }
+        return n;
+}
+
+static void unit_output(LoopSource *s, uint32_t events) {
+        (void) events;
+        /* A bounded amount per wakeup keeps one chatty unit from starving the others. */
+        (void) output_pump(s->userdata, 4);
+}
+
+/* A unit at rest gives up its pipe: PID 1 closes its copy of the containers' end, reads
+ * what is left and closes the read end at EOF. A thousand stopped units then hold no pipes. */
+static void unit_release_output(Unit *u) {
+        u->output_wfd = safe_close(u->output_wfd);
 }
 
 /* ---- public ------------------------------------------------------------------------------------ */
@@ -555,7 +673,7 @@ Unit *unit_new(Manager *m, const char *path) {
         if (!u)
                 return NULL;
         u->manager = m;
-        u->pidfd = u->output_wfd = -1;
+        u->pidfd = u->output_wfd = u->memory_fd = -1;
         u->status.fd = u->output.fd = -1;
         u->timer = (LoopTimer){ .handler = unit_timer, .userdata = u };
         const char *file = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
@@ -579,6 +697,7 @@ Unit *unit_free(Unit *u) {
         unit_net_forget(u);
         safe_close(u->output_wfd);
         safe_close(u->pidfd);
+        safe_close(u->memory_fd);
         deps_free(u);
         unit_config_free(u->config);
         strv_free(u->errors);
@@ -587,8 +706,13 @@ Unit *unit_free(Unit *u) {
         free(u->starts);
         log_ring_free(u->logs);
         log_file_close(u->logfile);
-        for (unsigned i = 0; i < UNIT_EXIT_HISTORY; i++)
-                free(u->history[i].message);
+        for (unsigned i = 0; u->history && i < UNIT_EXIT_HISTORY; i++)
+                text_free(u->history[i].message);
+        free(u->history);
+        text_free(u->last_exit.message);
+        text_free(u->spawn_error);
+        text_free(u->waiting_for);
+        free(u->line);
         free(u->cgroup_path);
         free(u->state_dir);
         free(u->name);
@@ -865,14 +989,16 @@ bool manager_child_exited(Manager *m, const siginfo_t *si) {
                 if (u->status.fd >= 0) {
                         SpawnError err;
                         if (runtime_read_status(u->status.fd, &err) == 1)
-                                snprintf(u->spawn_error, sizeof u->spawn_error, "%s", err.message);
+                                text_set(&u->spawn_error, err.message);
                         loop_close(&u->status);
                 }
                 ExitInfo *e = &u->last_exit;
+                text_free(e->message);
                 *e = (ExitInfo){ .when = now_usec() };
-                if (u->spawn_error[0]) {
+                if (u->spawn_error) {
                         e->kind = EXIT_SPAWN;
-                        snprintf(e->message, sizeof e->message, "%s", u->spawn_error);
+                        e->message = u->spawn_error; /* handed over: the next start begins without */
+                        u->spawn_error = NULL;
                 } else if (si->si_code == CLD_EXITED) {
                         e->kind = si->si_status == 0 ? EXIT_CLEAN : EXIT_CODE;
                         e->code = si->si_status;
@@ -887,6 +1013,7 @@ bool manager_child_exited(Manager *m, const siginfo_t *si) {
                         e->oom = ooms > 0;
                 u->pid = 0;
                 u->pidfd = safe_close(u->pidfd);
+                u->memory_fd = safe_close(u->memory_fd);
                 /* The pid namespace died with its init, so the cgroup is empty or about to be. */
                 if (u->cgroup_path && runtime_cgroup_remove(u->cgroup_path) < 0) {
                         runtime_cgroup_kill(u->cgroup_path);

@@ -47,8 +47,8 @@ typedef struct ExitInfo {
         uint64_t when; /* now_usec(); 0 = none yet */
         ExitKind kind;
         int code;          /* exit code, or signal number for EXIT_SIGNAL */
-        bool oom;          /* the OOM killer fired in the unit\'s cgroup (memory.events oom_kill) */
-        char message[480]; /* the failing stage's report for EXIT_SPAWN */
+        bool oom;      /* the OOM killer fired in the unit's cgroup (memory.events oom_kill) */
+        char *message; /* the failing stage's report for EXIT_SPAWN; the unit owns it */
 } ExitInfo;
 
 /* One past exit, kept compact: the message only for spawn failures. */
@@ -83,17 +83,18 @@ struct Unit {
         int pidfd;
         LoopSource status; /* the spawn status socket while STARTING */
         LoopSource output; /* read end of the stdout/stderr pipe */
-        int output_wfd;
-        char line[256]; /* partial output line */
+        int output_wfd;       /* the containers' end, kept while the unit may run again */
+        char *line;           /* a partial output line (LOG_LINE_MAX bytes), only while there is one */
         size_t line_len;
         uint64_t dropped; /* output bytes the console could not take */
         LoopTimer timer;
         unsigned restarts;
         uint64_t exec_at; /* when the command was exec'd */
-        char spawn_error[480];
+        char *spawn_error; /* the failing stage's report for this start; NULL: none */
         bool restart_after_stop;
         ExitInfo last_exit;
         char *cgroup_path;
+        int memory_fd; /* its cgroup's memory.current while it runs: status reads it per row */
         char *state_dir;
         SeccompProgram seccomp; /* compiled once at load; empty: unconfined */
         bool seccomp_shared;    /* seccomp points into the manager's cache: not ours to free */
@@ -108,14 +109,14 @@ struct Unit {
         size_t n_requires;
         struct Unit **wants; /* started along */
         size_t n_wants;
-        char waiting_for[160]; /* why it is WAITING, or why it could not start */
+        char *waiting_for; /* why it is WAITING, or why it could not start; NULL: neither */
         bool stop_pending;     /* shutdown: stops once the units ordered after it are down */
         /* Restart bookkeeping (restart.c) and what happened before. */
         unsigned consecutive;  /* restarts since the last run that lasted */
         uint64_t next_restart; /* when RESTARTING */
         uint64_t *starts;      /* ring of UNIT_START_LIMIT_MAX start times, only with StartLimitBurst= */
         unsigned n_starts;
-        ExitRecord history[UNIT_EXIT_HISTORY]; /* ring, newest at history_head - 1 */
+        ExitRecord *history; /* ring of UNIT_EXIT_HISTORY, newest at history_head - 1; from the first exit */
         unsigned history_head, n_history;
         unsigned userns_slot; /* UserNS=auto: which host id range is this unit's */
         /* Network=bridge (unit-net.c): the address is assigned at load and kept across restarts
@@ -197,6 +198,8 @@ bool manager_child_exited(Manager *m, const siginfo_t *si);
 const char *unit_state_to_string(UnitState s);
 /* "exited with code 1", "killed by SIGKILL", "spawn failed: …" */
 char *exit_info_describe(const ExitInfo *e, char *buf, size_t len);
+/* memory.current of the unit's cgroup; -ENODATA when it is not running. */
+int unit_memory_current(Unit *u, uint64_t *ret);
 /* The i-th most recent exit (0 = newest), or NULL. */
 const ExitRecord *unit_exit_history(const Unit *u, unsigned i);
 char *exit_record_describe(const ExitRecord *e, char *buf, size_t len);

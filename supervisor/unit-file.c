@@ -549,6 +549,8 @@ UnitConfig *unit_config_free(UnitConfig *c) {
         free(c->seccomp_profile);
         free(c->allowed_cpus);
         free(c->net.add_hosts);
+        free(c->net.ports);
+        free(c->ulimits.v);
         strv_free(c->after);
         strv_free(c->before);
         strv_free(c->requires);

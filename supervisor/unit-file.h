@@ -41,18 +41,20 @@ typedef struct UnitMounts {
 } UnitMounts;
 void unit_mounts_free(UnitMounts *m);
 
+/* Allocated as entries come: most units set none, and a fixed array cost every unit. */
+#define UNIT_RLIMITS_MAX 16u
 typedef struct UnitRlimits {
-        RlimitSpec v[16];
+        RlimitSpec *v;
         size_t n;
 } UnitRlimits;
 
-/* The networking keys of Network=bridge. Ports and name servers are few: fixed arrays. */
+/* The networking keys of Network=bridge. Name servers are few: a fixed array. */
 #define UNIT_PORTS_MAX     32u
 #define UNIT_DNS_MAX       8u
 #define UNIT_ADD_HOSTS_MAX 64u
 typedef struct UnitNet {
         uint32_t ip;                   /* IP=, host order; 0: derived from the unit name */
-        NetPort ports[UNIT_PORTS_MAX]; /* PublishPort=, owner NULL and container_addr 0 here */
+        NetPort *ports; /* PublishPort=, owner NULL and container_addr 0 here; allocated as they come */
         size_t n_ports;
         NetHost *add_hosts; /* AddHost= */
         size_t n_add_hosts;

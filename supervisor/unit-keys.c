@@ -386,9 +386,15 @@ int unit_key_ulimit(const char *v, void *field, char *err, size_t errlen) {
         size_t i = 0;
         while (i < l->n && l->v[i].resource != resource)
                 i++;
-        if (i == ELEMENTSOF(l->v)) {
-                snprintf(err, errlen, "too many Ulimit= entries");
+        if (i == UNIT_RLIMITS_MAX) {
+                snprintf(err, errlen, "too many Ulimit= entries (limit %u)", UNIT_RLIMITS_MAX);
                 return -EINVAL;
+        }
+        if (i == l->n) {
+                RlimitSpec *grown = realloc(l->v, (l->n + 1) * sizeof *grown);
+                if (!grown)
+                        return -ENOMEM;
+                l->v = grown;
         }
         l->v[i] = (RlimitSpec){ .resource = resource, .soft = soft, .hard = hard };
         if (i == l->n)
@@ -528,6 +534,8 @@ int unit_key_ip(const char *v, void *field, char *err, size_t errlen) {
 int unit_key_publish(const char *v, void *field, char *err, size_t errlen) {
         UnitNet *n = field;
         if (!*v) {
+                free(n->ports);
+                n->ports = NULL;
                 n->n_ports = 0;
                 return 0;
         }
@@ -541,6 +549,10 @@ int unit_key_publish(const char *v, void *field, char *err, size_t errlen) {
                 return r;
         if ((r = ipam_check_port(&p, n->ports, n->n_ports, err, errlen)) < 0)
                 return r;
+        NetPort *l = realloc(n->ports, (n->n_ports + 1) * sizeof *l);
+        if (!l)
+                return -ENOMEM;
+        n->ports = l;
         n->ports[n->n_ports++] = p;
         return 0;
 }

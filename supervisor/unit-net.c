@@ -24,6 +24,7 @@
 #include <sys/stat.h>
 
 #include "log.h"
+#include "loop.h"
 #include "net.h"
 #include "unit-net.h"
 #include "util.h"
@@ -80,7 +81,10 @@ static size_t collect_taken(Manager *m, NetHost *taken) {
 
 void unit_net_assign(Manager *m) {
         _cleanup_free_ NetHost *taken = calloc(m->n_units + 1, sizeof *taken);
-        _cleanup_free_ NetPort *published = calloc(m->n_units * UNIT_PORTS_MAX + 1, sizeof *published);
+        size_t max_ports = 0;
+        for (size_t i = 0; i < m->n_units; i++)
+                max_ports += m->units[i]->config ? m->units[i]->config->net.n_ports : 0;
+        _cleanup_free_ NetPort *published = calloc(max_ports + 1, sizeof *published);
         if (!taken || !published) {
                 log_error("out of memory assigning addresses");
                 return;
@@ -270,9 +274,25 @@ void unit_net_detach(Unit *u) {
         }
 }
 
+/* A unit that a reload removed while it ran is freed only at its exit (reload_sweep), after the
+ * reload rewrote every /etc/hosts with its name still in: the other containers would keep
+ * resolving it for good. Its removal therefore rewrites them, once the loop has handled the
+ * current batch of events: a reload removing many units rewrites them once, not once per
+ * unit, and by then the unit is out of the table. */
+static void hosts_refresh_due(LoopTimer *t) {
+        manager_net_refresh_files(t->userdata, false);
+}
+
+static LoopTimer hosts_refresh = { .handler = hosts_refresh_due };
+
 void unit_net_forget(Unit *u) {
         if (!u->net_dir)
                 return;
+        if (u->net_addr) {
+                hosts_refresh.userdata = u->manager;
+                if (!hosts_refresh.armed)
+                        loop_timer_arm(&hosts_refresh, now_usec());
+        }
         static const char *const files[] = { "hosts", "resolv.conf" };
         for (size_t i = 0; i < ELEMENTSOF(files); i++) {
                 char p[512];

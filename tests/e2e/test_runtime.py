@@ -28,6 +28,9 @@ UNITS = {
     "tuned": unit("/bin/keel-test sleep", "MemoryHigh=24M\nMemorySwapMax=0\nCPUWeight=50\nIOWeight=200\nAllowedCPUs=0"),
     "hog": unit("/bin/keel-test memhog 256M", "MemoryMax=32M"),
     "mapped": unit(probe(["ids", "write /data/f"]), container="UserNS=auto\nVolume=shared:/data"),
+    # Waits for the test to create /ctl/go, then holds 48 MiB.
+    "grow": unit("/bin/sh -c 'echo waiting=1; while [ ! -e /ctl/go ]; do sleep 0.2; done; "
+                 "exec keel-test memhog 48M'", container="Volume=grow:/ctl"),
 }
 
 
@@ -99,3 +102,23 @@ def test_userns_auto_owns_its_named_volume(rvm):
     assert "uid_map=0 268435456 65536" in out and "write=OK" in out, out
     out = rvm.check("stat -c '%u %g' /var/lib/keel/volumes/shared/f")
     assert out.strip() == "268435456 268435456", out
+
+
+def table_bytes(text):
+    """A MEMORY cell of `initctl status` ("512B", "3.4M", "1.0G") in bytes."""
+    m = re.fullmatch(r"([\d.]+)([BKMGT])", text)
+    assert m, text
+    return float(m[1]) * 1024 ** "BKMGT".index(m[2])
+
+
+def test_status_table_memory_follows_the_cgroup(rvm):
+    # PID 1 keeps each running unit's memory.current open and reads it again per request
+    # (pread at offset 0): the figure must be the cgroup's current one, not the first read's.
+    rvm.wait_console(r"grow\| waiting=1", timeout=120)
+    before = table_bytes(rvm.status_table()["grow"]["memory"])
+    assert before < 16 * 2**20, before
+    rvm.check("touch /var/lib/keel/volumes/grow/go")
+    rvm.wait_console(r"grow\| done", timeout=120)
+    after = table_bytes(rvm.status_table()["grow"]["memory"])
+    cur = int(rvm.check("cat /sys/fs/cgroup/keel/grow/memory.current"))
+    assert after >= 48 * 2**20 and abs(after - cur) < 4 * 2**20, (before, after, cur)

@@ -180,7 +180,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 (void) run(&f, v, err, sizeof err);
                 if (strnlen(err, sizeof err) == sizeof err)
                         abort();
-                if (f.mounts.n > UNIT_MOUNTS_MAX || f.rlimits.n > ELEMENTSOF(f.rlimits.v))
+                if (f.mounts.n > UNIT_MOUNTS_MAX || f.rlimits.n > UNIT_RLIMITS_MAX)
                         abort();
                 if (!nl)
                         break;
@@ -190,6 +190,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         strv_free(f.words);
         free(f.string);
         unit_mounts_free(&f.mounts);
+        free(f.rlimits.v);
         free(text);
         return 0;
 }

@@ -2,6 +2,7 @@
 """initctl against keel's real PID 1 on the host: logs (-n, -f, --json), status --json, and
 reload with last-known-good (see test_pid1_namespace.py for how PID 1 runs here)."""
 import json
+import os
 import re
 import subprocess
 import time
@@ -27,6 +28,10 @@ UNITS = {
     "edit": sleeper("edit-v1"),
     "gone": sleeper("gone-v1"),
     "breakme": sleeper("breakme-v1"),
+    # One 3000-byte line, one of 5000 (past LOG_LINE_MAX, 4096), then an unfinished line at exit.
+    "longline": f"[Container]\n{BB}\nExec=/bin/sh -c 'printf \"L%02999d\\\\n\" 0; printf \"M%04999d\\\\n\" 0; "
+                "printf no-newline-at-exit'\n[Service]\nRestart=no\n",
+    "pipes": sleeper("pipes-up"),
 }
 
 
@@ -109,7 +114,7 @@ def test_reload_with_last_known_good(ctl):
     (units / "breakme.container").write_text(f"[Container]\n{BB}\nExce=/bin/true\n")
     rc, out = ctl.enter("/bin/initctl", "reload")
     assert rc == 1, out  # one unit kept its previous version
-    assert "reload: 1 new, 1 removed, 1 changed, 3 unchanged" in out, out
+    assert "reload: 1 new, 1 removed, 1 changed, 5 unchanged" in out, out
     assert "breakme: kept running its previous version:" in out and "unknown key 'Exce'" in out, out
     ctl.wait_for(r"added\| added-v1")
     ctl.wait_for(r"edit\| edit-v2")
@@ -136,3 +141,52 @@ def test_stop_waits_and_says_how_it_ended(ctl):
     assert "ticker: stopped (exited with code 0)" in out, out
     rc, out = ctl.enter("/bin/initctl", "stop", "keep")
     assert "keep: already inactive" in out, out
+
+
+def test_long_lines_stay_whole_and_the_last_unfinished_line_is_kept(ctl):
+    ctl.wait_for(r"longline: stopped|longline: .*exited")
+    rc, out = ctl.enter("/bin/initctl", "--json", "logs", "-n", "10", "longline")
+    recs = [json.loads(l) for l in out.strip().splitlines()]
+    texts = [r["text"] for r in recs]
+    # Lines up to LOG_LINE_MAX arrive as one line (the console's buffer once cut them at 256),
+    # a longer one is cut there and goes on in the next, and what a container printed without
+    # a final newline is not lost when it exits.
+    assert texts[0] == "L" + "0" * 2999, [len(t) for t in texts]
+    assert texts[1] == "M" + "0" * 4095 and texts[2] == "0" * 904, [len(t) for t in texts]
+    assert texts[3] == "no-newline-at-exit", texts
+    assert len(texts) == 4, texts
+
+
+def pid1_pipes(ctl):
+    """PID 1's open pipe fds (read and write ends), as the host's /proc shows them."""
+    fd_dir = f"/proc/{ctl.init_pid()}/fd"
+    return sorted(os.readlink(f"{fd_dir}/{fd}") for fd in os.listdir(fd_dir)
+                  if os.readlink(f"{fd_dir}/{fd}").startswith("pipe:"))
+
+
+def test_a_stopped_unit_gives_its_output_pipe_back(ctl):
+    ctl.wait_for(r"pipes\| pipes-up")
+    before = pid1_pipes(ctl)
+    rc, out = ctl.enter("/bin/initctl", "stop", "pipes")
+    assert rc == 0, out
+    # Its read end closes at EOF, once the loop has read what was left: wait for that event.
+    deadline = time.monotonic() + 30
+    while len(pid1_pipes(ctl)) != len(before) - 2 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert len(pid1_pipes(ctl)) == len(before) - 2, (before, pid1_pipes(ctl))
+    # Started again, it gets a new pipe and its output reaches the logs again.
+    rc, out = ctl.enter("/bin/initctl", "start", "pipes")
+    assert rc == 0, out
+    ctl.wait_for(r"pipes\| pipes-up", count=2)
+    assert len(pid1_pipes(ctl)) == len(before), (before, pid1_pipes(ctl))
+
+
+def test_many_unit_names_go_out_in_several_requests(ctl):
+    # One request holds at most 15 words (PROTOCOL.md); initctl splits a longer list.
+    ctl.wait_for(r"edit\| edit-v2")
+    names = ["edit"] * 30
+    rc, out = ctl.enter("/bin/initctl", "start", *names)
+    assert rc == 0, out
+    assert out.count("edit: already running") == 30, out
+    rc, out = ctl.enter("/bin/initctl", "start", *names, "no-such-unit")
+    assert rc == 1 and "unknown unit 'no-such-unit'" in out, out

@@ -122,6 +122,14 @@ static void test_format(void) {
         CHECK_STR(format_timespan(b, sizeof b, 12 * USEC_PER_MSEC), "12ms");
         CHECK_STR(format_bytes(b, sizeof b, 1536), "1.5K");
         CHECK_STR(format_bytes(b, sizeof b, 100), "100B");
+        CHECK_STR(format_bytes(b, sizeof b, 0), "0B");
+        CHECK_STR(format_bytes(b, sizeof b, 1023), "1023B");
+        CHECK_STR(format_bytes(b, sizeof b, 1024), "1.0K");
+        CHECK_STR(format_bytes(b, sizeof b, 1126), "1.1K");         /* 1.0996 rounds up */
+        CHECK_STR(format_bytes(b, sizeof b, 1048575), "1.0M");      /* not "1024.0K" */
+        CHECK_STR(format_bytes(b, sizeof b, 48 * 1048576 + 1), "48.0M");
+        CHECK_STR(format_bytes(b, sizeof b, 3ull << 30), "3.0G");
+        CHECK_STR(format_bytes(b, sizeof b, UINT64_MAX), "16777216.0T"); /* T is the largest */
 }
 
 int main(void) {
