@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include <fcntl.h>
 #include <stdio.h>
+#include <sys/ioctl.h>
 #include <sys/uio.h>
 #include <time.h>
 
@@ -48,6 +49,16 @@ void log_open_console(void) {
 
 int log_console_fd(void) {
         return console_fd >= 0 ? console_fd : STDOUT_FILENO;
+}
+
+void log_console_drain(unsigned max_ms) {
+        /* Polled, not tcdrain(): a serial line held by flow control must not hang PID 1. At
+         * 115200 baud the UART's 4 KiB queue empties in ~0.36 s. */
+        const struct timespec tick = { .tv_nsec = 2 * 1000 * 1000 };
+        int pending;
+        for (unsigned waited = 0;
+             waited < max_ms && ioctl(log_console_fd(), TIOCOUTQ, &pending) == 0 && pending > 0; waited += 2)
+                nanosleep(&tick, NULL);
 }
 
 int log_internal(int level, int err, const char *fmt, ...) {

@@ -18,6 +18,9 @@ void log_set_max_level(int level);
 /* Opens /dev/kmsg and /dev/console; call once /dev is mounted. Idempotent. */
 void log_open_console(void);
 int log_console_fd(void);
+/* Waits (at most max_ms) until what was written to the console has left for the serial line.
+ * Before the console shell exits: its exit hangs up the tty, which discards the queue. */
+void log_console_drain(unsigned max_ms);
 
 /* Logs and returns -abs(err) (or 0 when err == 0), so callers can `return log_error_errno(r, …)`.
  * errno is set to err around the format, so "%m" names it. */

@@ -121,6 +121,7 @@ static void on_all_stopped(Manager *m) {
         /* Whatever else runs (the shell, orphans, stray processes) gets SIGTERM and a moment. */
         down.killing = true;
         log_info("all units stopped; terminating remaining processes");
+        log_console_drain(500); /* a console shell still there hangs up the tty as it goes */
         kill(-1, SIGTERM);
         kill(-1, SIGCONT);
         down.timer.handler = shutdown_timeout;

@@ -91,6 +91,11 @@ bool shell_child_exited(pid_t pid) {
 void shell_stop(void) {
         stopped = true;
         loop_timer_disarm(&respawn);
-        if (shell_pid > 0)
-                kill(shell_pid, SIGHUP);
+        if (shell_pid <= 0)
+                return;
+        /* The shell leads the console's session: its exit hangs up the tty, and the hangup
+         * throws away output still queued for the serial line — the lines just written by
+         * initctl and by PID 1 ("reboot requested by initctl", seen lost under load). */
+        log_console_drain(500);
+        kill(shell_pid, SIGHUP);
 }
