@@ -8,12 +8,14 @@ default build/), KEEL_IMAGE (dir with keel.iso, default KEEL_BUILD/image), KEEL_
 from __future__ import annotations
 
 import hashlib
+import http.server
 import json
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 from pathlib import Path
 
 import pytest
@@ -21,6 +23,28 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from keelvm import REPO, KeelVM, booted, build_dir, image_dir, kernel_path  # noqa: E402
+
+
+class _Hello(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        body = b"hello-from-host"
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture(scope="module")
+def host_server():
+    """An HTTP server on the host's 127.0.0.1 answering "hello-from-host": what containers
+    reach through NAT and a QEMU guestfwd rule. Yields its port."""
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Hello)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    yield srv.server_address[1]
+    srv.shutdown()
 
 
 def default_iso() -> Path:

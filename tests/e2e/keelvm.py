@@ -23,6 +23,7 @@ import itertools
 import os
 import re
 import shlex
+import socket
 import subprocess
 import time
 from pathlib import Path
@@ -56,6 +57,13 @@ def parse_status_table(out: str) -> dict[str, dict]:
 
 class KeelVMError(AssertionError):
     """A wait on the console failed; the message names the log file and shows its tail."""
+
+
+def free_port() -> int:
+    """A TCP port free on the host's 127.0.0.1 now, for a QEMU hostfwd rule."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def env_path(name: str, default: Path) -> Path:

@@ -8,15 +8,12 @@ proves the static path. A container still reaches an HTTP server on the host's 1
 through the masquerade and a guestfwd rule, and a published port answers a hostfwd rule aimed
 at that address. The second boot has a keel.ip= that does not parse: PID 1 says so on the
 console, falls back to DHCP, and every unit runs."""
-import http.server
 import re
-import socket
-import threading
 import urllib.request
 
 import pytest
 
-from keelvm import booted
+from keelvm import booted, free_port
 
 BB = "Rootfs=/usr/share/keel/rootfs/busybox"
 STATIC = "10.0.2.42"
@@ -35,32 +32,6 @@ Exec=/bin/sh -c 'echo "<h1>static uplink</h1>" > /www/index.html; exec httpd -f 
 PublishPort=8080:80
 """,
 }
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Hello(http.server.BaseHTTPRequestHandler):
-    def do_GET(self):
-        body = b"hello-from-host"
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args):
-        pass
-
-
-@pytest.fixture(scope="module")
-def host_server():
-    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Hello)
-    threading.Thread(target=srv.serve_forever, daemon=True).start()
-    yield srv.server_address[1]
-    srv.shutdown()
 
 
 def netdev_args(host_port, fwd=None, guest=STATIC):
