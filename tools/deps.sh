@@ -14,7 +14,7 @@ packages=(
         busybox-static syslinux syslinux-common isolinux syslinux-utils xorriso cpio e2fsprogs
         # run and test
         qemu-system-x86 python3-pytest python3-pexpect clang libclang-rt-dev
-        nftables # tests/host/test_network.py reads keel's nft table from the host side
+        nftables # tests/host/test_bridge_host.py and tests/e2e/test_network.py read keel's nft table from the host side
 )
 
 missing=()

@@ -252,7 +252,7 @@ def test_reload_keeps_bridge_rules_and_hosts_consistent(rnet):
     assert veth_of(old["nr-gone"]) not in after["veths"] and veth_of("10.88.60.1") not in after["veths"]
     assert after["addrs"] == before["addrs"], "no address left behind or missing in PID 1's namespace"
     if before["rules"] is None:
-        pytest.skip("no nft(8) on this machine: the nft table was not read")
+        pytest.fail("no nft(8) on this machine (tools/deps.sh installs nftables): the nft table was not read")
     ports = publish_rules(after)
     assert sorted(ports) == [7101, 7104, 7105, 7106], after["rules"]
     assert ports[7106] == {("10.88.60.2", "nr-moved")}, ports[7106]
