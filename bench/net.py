@@ -73,7 +73,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests" / "e2e"))
 
-from keelvm import KeelVM, KeelVMError, build_dir  # noqa: E402
+from keelvm import KeelVM, KeelVMError, build_dir, cached_kernel, mkimage  # noqa: E402
 
 BB = "Rootfs=/usr/share/keel/rootfs/busybox"
 BENCH_DIR = "/usr/share/keel/bench-net"
@@ -185,11 +185,7 @@ def build_image(tmp: Path, out: Path, build: Path, kernel: str) -> None:
     stripped = tmp / f"{HELPER}.stripped"
     subprocess.run(["strip", "-o", str(stripped), str(helper_binary(build, tmp))], check=True)
     files[str(stripped)] = f"{BENCH_DIR.lstrip('/')}/{HELPER}"
-    cmd = ["bash", str(REPO / "initramfs/mkimage.sh"), "--out", str(out), "--bin", str(build),
-           "--units", str(units), "--kernel", kernel, "--cmdline", "keel.shell=1 keel.debug"]
-    for src, dst in files.items():
-        cmd += ["--file", f"{src}={dst}"]
-    r = subprocess.run(cmd, capture_output=True, text=True)
+    r = mkimage(out, build, units, kernel, "keel.shell=1 keel.debug", files)
     if r.returncode != 0:
         raise SystemExit(f"bench: mkimage.sh failed:\n{r.stdout}{r.stderr}")
 
@@ -284,8 +280,7 @@ def main() -> int:
     out_json = args.json or build / "bench" / "net.json"
     image = args.image or build / "bench" / "net-image"
 
-    kernel = subprocess.run(["bash", str(REPO / "kernel/build.sh")], capture_output=True, text=True,
-                            check=True).stdout.strip().splitlines()[-1]
+    kernel = cached_kernel()
     print(f"keel network benchmark: {args.runs} spawn round(s) of {len(MODES)} modes, {args.tcp_runs} TCP "
           f"round(s) of {args.mib} MiB, QEMU {args.accel}, -smp {args.smp}, {args.memory} MiB", flush=True)
     with tempfile.TemporaryDirectory(prefix="keel-bench-net.") as tmp:

@@ -55,7 +55,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests" / "e2e"))
 
-from keelvm import KeelVM, KeelVMError, build_dir  # noqa: E402
+from keelvm import KeelVM, KeelVMError, build_dir, cached_kernel, mkimage  # noqa: E402
 
 BENCH = "/usr/bin/keel-bench-spawn"
 ROOTFS = "/usr/share/keel/rootfs/busybox"
@@ -218,11 +218,7 @@ def build_image(tmp: Path, out: Path, build: Path, kernel: str) -> None:
 
     units = tmp / "units"
     units.mkdir()
-    cmd = ["bash", str(REPO / "initramfs/mkimage.sh"), "--out", str(out), "--bin", str(build),
-           "--units", str(units), "--kernel", kernel, "--cmdline", "keel.shell=1"]
-    for src, dst in files.items():
-        cmd += ["--file", f"{src}={dst}"]
-    r = subprocess.run(cmd, capture_output=True, text=True)
+    r = mkimage(out, build, units, kernel, "keel.shell=1", files)
     if r.returncode != 0:
         raise SystemExit(f"bench: mkimage.sh failed:\n{r.stderr}")
 
@@ -309,8 +305,7 @@ def main() -> int:
     image = build / "bench" / "spawn-image"
 
     ensure_peers()
-    kernel = subprocess.run(["bash", str(REPO / "kernel/build.sh")], capture_output=True, text=True,
-                            check=True).stdout.strip().splitlines()[-1]
+    kernel = cached_kernel()
     print(f"keel spawn benchmark: {args.runs} round(s) of {len(MODES)} modes, QEMU {args.accel}, "
           f"-smp {args.smp}, {args.memory} MiB", flush=True)
     with tempfile.TemporaryDirectory(prefix="keel-bench-spawn.") as tmp:

@@ -54,7 +54,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests" / "e2e"))
 
-from keelvm import KeelVM, KeelVMError, build_dir  # noqa: E402
+from keelvm import KeelVM, KeelVMError, build_dir, cached_kernel, mkimage  # noqa: E402
 
 HELPER_DIR = "/usr/lib/keel-bench"  # bind-mounted read-only into the crash-once containers
 HELPER = f"{HELPER_DIR}/keel-bench-supervisor"
@@ -129,18 +129,16 @@ def build_image(out: Path, units: dict[str, str], build: Path, kernel: str, spaw
         files = {helper: HELPER, Path(TINI): TINI}
         if spawn:
             files[build / "keel-bench-spawn"] = SPAWN
-        cmd = ["bash", str(REPO / "initramfs/mkimage.sh"), "--out", str(out), "--bin", str(build),
-               "--units", str(tmp / "units"), "--kernel", kernel,
-               # 1000 containers take longer to start than the default 30 s before "ready"
-               "--cmdline", "keel.shell=1 keel.ready_timeout=900s"]
+        in_image = {}
         for src, dst in files.items():
             stripped = tmp / Path(dst).name
             subprocess.run(["strip", "-o", str(stripped), str(src)], check=True)
-            cmd += ["--file", f"{stripped}={dst.lstrip('/')}"]
+            in_image[stripped] = dst.lstrip("/")
         (tmp / "units").mkdir()
         for name, text in units.items():
             (tmp / "units" / f"{name}.container").write_text(text)
-        r = subprocess.run(cmd, capture_output=True, text=True)
+        # 1000 containers take longer to start than the default 30 s before "ready"
+        r = mkimage(out, build, tmp / "units", kernel, "keel.shell=1 keel.ready_timeout=900s", in_image)
         if r.returncode != 0:
             raise SystemExit(f"bench: mkimage.sh failed:\n{r.stderr}")
 
@@ -409,8 +407,7 @@ def main() -> int:
     out_json = args.json or build / "bench" / "supervisor.json"
 
     ensure_tini()
-    kernel = subprocess.run(["bash", str(REPO / "kernel/build.sh")], capture_output=True, text=True,
-                            check=True).stdout.strip().splitlines()[-1]
+    kernel = cached_kernel()
     print(f"keel supervisor benchmark: units {', '.join(map(str, sizes))}"
           f"{f' + {args.restarts} crash-once' if args.restarts else ''}, Network={args.network}, QEMU {args.accel}, "
           f"-smp {args.smp}",

@@ -30,6 +30,13 @@
                 _tf_;                                                                                       \
         })
 
+/* name(&p) calls fn(p) unless p is NULL: a _cleanup_ helper for a library's free or unref. */
+#define DEFINE_POINTER_CLEANUP(name, type, fn)                                                              \
+        static inline void name(type **p) {                                                                 \
+                if (*p)                                                                                     \
+                        fn(*p);                                                                             \
+        }
+
 static inline void freep(void *p) {
         free(*(void **) p);
 }

@@ -27,26 +27,11 @@
 
 #define ERR(...) (err ? (void) snprintf(err, errlen, __VA_ARGS__) : (void) 0)
 
-static inline void rtnl_link_putp(struct rtnl_link **p) {
-        if (*p)
-                rtnl_link_put(*p);
-}
-static inline void rtnl_addr_putp(struct rtnl_addr **p) {
-        if (*p)
-                rtnl_addr_put(*p);
-}
-static inline void rtnl_route_putp(struct rtnl_route **p) {
-        if (*p)
-                rtnl_route_put(*p);
-}
-static inline void nl_addr_putp(struct nl_addr **p) {
-        if (*p)
-                nl_addr_put(*p);
-}
-static inline void nl_cache_freep(struct nl_cache **p) {
-        if (*p)
-                nl_cache_free(*p);
-}
+DEFINE_POINTER_CLEANUP(rtnl_link_putp, struct rtnl_link, rtnl_link_put)
+DEFINE_POINTER_CLEANUP(rtnl_addr_putp, struct rtnl_addr, rtnl_addr_put)
+DEFINE_POINTER_CLEANUP(rtnl_route_putp, struct rtnl_route, rtnl_route_put)
+DEFINE_POINTER_CLEANUP(nl_addr_putp, struct nl_addr, nl_addr_put)
+DEFINE_POINTER_CLEANUP(nl_cache_freep, struct nl_cache, nl_cache_free)
 #define _cleanup_link_   _cleanup_(rtnl_link_putp)
 #define _cleanup_addr_   _cleanup_(rtnl_addr_putp)
 #define _cleanup_route_  _cleanup_(rtnl_route_putp)

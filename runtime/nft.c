@@ -382,10 +382,7 @@ static void add_chain(Batch *b, const char *name, const char *type, uint32_t hoo
 
 /* ---- the socket ---- */
 
-static inline void nl_socket_freep(struct nl_sock **p) {
-        if (*p)
-                nl_socket_free(*p);
-}
+DEFINE_POINTER_CLEANUP(nl_socket_freep, struct nl_sock, nl_socket_free)
 
 static int nft_socket(struct nl_sock **ret, size_t sndbuf, char *err, size_t errlen) {
         struct nl_sock *sk = nl_socket_alloc();

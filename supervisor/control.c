@@ -185,7 +185,7 @@ static void status_resources(Unit *u, Buf *out) {
         char a[32], b[32];
         if (!cg || u->pid <= 0)
                 return;
-        if (runtime_cgroup_read_u64(cg, "memory.current", &cur) >= 0) {
+        if (unit_memory_current(u, &cur) >= 0) {
                 buf_printf(out, "  Memory:   %s", format_bytes(a, sizeof a, cur));
                 if (runtime_cgroup_read_u64(cg, "memory.max", &max) >= 0 && max != UINT64_MAX)
                         buf_printf(out, " (max %s)", format_bytes(b, sizeof b, max));

@@ -12,7 +12,6 @@ import http.server
 import json
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import threading
@@ -22,7 +21,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from keelvm import REPO, KeelVM, booted, build_dir, image_dir, kernel_path  # noqa: E402
+from keelvm import KeelVM, booted, build_dir, image_dir, kernel_path, mkimage  # noqa: E402
 
 
 class _Hello(http.server.BaseHTTPRequestHandler):
@@ -75,13 +74,7 @@ def _mkimage(units: dict[str, str], cmdline: str | None, files: dict[str, str] |
     kernel = kernel_path()
     if not kernel.is_file():
         pytest.fail(f"{kernel} not found: build the default image first (./dev image)", pytrace=False)
-    cmd = ["bash", str(REPO / "initramfs/mkimage.sh"), "--out", str(out / "image"), "--bin", str(build_dir()),
-           "--units", str(unit_dir), "--kernel", str(kernel)]
-    if cmdline:
-        cmd += ["--cmdline", cmdline]
-    for src, dst in (files or {}).items():
-        cmd += ["--file", f"{src}={dst}"]
-    r = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    r = mkimage(out / "image", build_dir(), unit_dir, kernel, cmdline, files, timeout=300)
     if r.returncode != 0:
         pytest.fail(f"mkimage.sh failed ({r.returncode}):\n{r.stdout}\n{r.stderr}", pytrace=False)
     return out / "image" / "keel.iso"

@@ -83,6 +83,26 @@ def kernel_path() -> Path:
     return env_path("KEEL_KERNEL", image_dir() / "vmlinuz").resolve()
 
 
+def cached_kernel() -> str:
+    """The kernel from the cache outside the clone (kernel/build.sh builds it only when its
+    config fragment or source changed): its path."""
+    out = subprocess.run(["bash", str(REPO / "kernel/build.sh")], capture_output=True, text=True, check=True)
+    return out.stdout.strip().splitlines()[-1]
+
+
+def mkimage(out: Path, build: Path, units: Path, kernel: str | Path, cmdline: str | None = None,
+            files: dict | None = None, timeout: float | None = None) -> subprocess.CompletedProcess:
+    """initramfs/mkimage.sh: KEEL_BUILD's binaries, the unit files in units and files
+    ({source: path in the image}) into out/keel.iso. The caller decides what a failure means."""
+    cmd = ["bash", str(REPO / "initramfs/mkimage.sh"), "--out", str(out), "--bin", str(build),
+           "--units", str(units), "--kernel", str(kernel)]
+    if cmdline:
+        cmd += ["--cmdline", cmdline]
+    for src, dst in (files or {}).items():
+        cmd += ["--file", f"{src}={dst}"]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+
+
 def env_timeout_scale() -> float:
     try:
         return max(float(os.environ.get("KEEL_TIMEOUT_SCALE", "1")), 0.1)
