@@ -28,6 +28,7 @@
 #include "network.h"
 #include "probe.h"
 #include "reaper.h"
+#include "sealed-exe.h"
 #include "shell.h"
 #include "system.h"
 #include "util.h"
@@ -75,6 +76,26 @@ static void raise_fd_limit(void) {
         struct rlimit rl = { .rlim_cur = max, .rlim_max = max };
         if (max == 0 || setrlimit(RLIMIT_NOFILE, &rl) < 0)
                 log_warning_errno(errno, "cannot raise the open-file limit to %lu: %m", max);
+}
+
+/*
+ * PID 1 runs from a sealed in-memory copy of its binary, of mode 0 once running: every
+ * container is a clone of PID 1 until its execve(), and must find neither the host's file
+ * behind /proc/self/exe (to write it, CVE-2019-5736) nor anything it could execute there
+ * ("#!/proc/self/exe" in an image). Returns only if the copy could not be made or run, with
+ * the error, and PID 1 then goes on from the host's file.
+ */
+static int run_from_sealed_copy(char **argv) {
+        if (sealed_exe_is_self()) {
+                _cleanup_close_ int self = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
+                return self < 0 || fchmod(self, 0) < 0 ? negative_errno() : 0;
+        }
+        _cleanup_close_ int fd = sealed_exe_copy("/proc/self/exe", "keel-init", 0700);
+        if (fd < 0)
+                return fd;
+        extern char **environ;
+        fexecve(fd, argv, environ);
+        return negative_errno();
 }
 
 static _noreturn_ void shutdown_final(void) {
@@ -255,13 +276,18 @@ int main(int argc, char **argv) {
          * (the host tests run us so), not of a machine. Then we log to stderr, leave the
          * console and kmsg alone, and take our options from $KEEL_CMDLINE. */
         bool in_container = getenv("container") != NULL;
-        (void) mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
+        if (!sealed_exe_is_self()) /* else our first run from the host's file mounted it */
+                (void) mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
+        int sealed = run_from_sealed_copy(argv);
         if (!in_container) {
                 log_set_target(LOG_TARGET_KMSG_CONSOLE);
                 (void) mount("devtmpfs", "/dev", "devtmpfs", MS_NOSUID | MS_NOEXEC, "mode=0755");
                 log_open_console();
         }
         log_info("PID 1 started (keel %s)", KEEL_VERSION);
+        if (sealed < 0)
+                log_warning_errno(sealed, "cannot run from a sealed copy of our binary: %m; containers can "
+                                          "reach the host's /proc/self/exe");
 
         /* pivot_root(2) cannot leave the initramfs (EINVAL), and every container needs it. */
         if (!in_container && root_is_initramfs())

@@ -8,9 +8,8 @@
 #include "macros.h"
 #include "spec.h"
 
-/* Where RunInit='s reaper is bind-mounted in the container: our own /dev tmpfs, so no path
- * of the image is shadowed. */
-#define RUNTIME_INIT_PATH "/dev/keel-init"
+/* RunInit='s reaper: its argv[0] (it is executed from a sealed memfd, never by a path). */
+#define RUNTIME_INIT_NAME "keel-init"
 /* Where spec->network.files_dir is bound: in our /dev too, for the same reason, and out of
  * the way of ReadOnly='s tmpfs on /run. */
 #define RUNTIME_NET_DIR "/dev/keel-net"
@@ -30,10 +29,14 @@ int mount_on_fd(int fd, const char *src, const char *type, unsigned long flags, 
 void mount_api_fs(int status_fd, int rootfd, SpawnStage stage, const char *dst, const char *type,
                   unsigned long flags, const char *data, long magic);
 void mounts_apply(const ContainerSpec *spec, int status_fd, int rootfd);
-void mounts_bind_init(const ContainerSpec *spec, int status_fd, int rootfd);
 /* spec->network.files_dir at RUNTIME_NET_DIR, /etc/hosts and /etc/resolv.conf pointing there. */
 void mounts_net_files(const ContainerSpec *spec, int status_fd, int rootfd);
 void mounts_chdir(const ContainerSpec *spec, int status_fd);
+
+/* A bind source on the host as an O_PATH fd, walked without following any symlink at or below
+ * the untrusted trees (NULL-terminated, parents first); on failure why says what was refused
+ * (bind-source.c). */
+int bind_source_open(const char *path, const char *const *untrusted, char *why, size_t whylen);
 
 /* Who the process runs as (user.c): resolved in the container's /etc/passwd and /etc/group
  * after pivot_root, never through NSS. */

@@ -159,9 +159,13 @@ static int mount_make_readonly(int fd, bool recursive) {
                        : 0;
 }
 
-static void bind_one(int status_fd, int rootfd, const MountSpec *m) {
+static void bind_one(const ContainerSpec *spec, int status_fd, int rootfd, const MountSpec *m) {
+        char why[400];
+        _cleanup_close_ int src = bind_source_open(m->source, spec->untrusted_dirs, why, sizeof why);
+        if (src < 0)
+                child_fail(status_fd, STAGE_MOUNTS, 0, "bind %s on %s: %s", m->source, m->destination, why);
         struct stat st;
-        if (stat(m->source, &st) < 0)
+        if (fstat(src, &st) < 0)
                 child_fail(status_fd, STAGE_MOUNTS, errno, "bind %s on %s", m->source, m->destination);
         int fd = mount_open_in_root(rootfd, m->destination, !S_ISDIR(st.st_mode), 0);
         if (fd < 0)
@@ -171,7 +175,11 @@ static void bind_one(int status_fd, int rootfd, const MountSpec *m) {
         if (fstat(fd, &dst) < 0 || S_ISDIR(dst.st_mode) != S_ISDIR(st.st_mode))
                 child_fail(status_fd, STAGE_MOUNTS, S_ISDIR(st.st_mode) ? ENOTDIR : EISDIR, "bind %s on %s",
                            m->source, m->destination);
-        int r = mount_on_fd(fd, m->source, NULL, MS_BIND | MS_REC, NULL);
+        /* From the fd, not the path: exactly the inode the walk checked, whatever has been
+         * renamed since. */
+        char from[64];
+        fd_path(from, sizeof from, src);
+        int r = mount_on_fd(fd, from, NULL, MS_BIND | MS_REC, NULL);
         close(fd);
         if (r < 0)
                 child_fail(status_fd, STAGE_MOUNTS, -r, "bind %s on %s", m->source, m->destination);
@@ -209,35 +217,10 @@ void mounts_apply(const ContainerSpec *spec, int status_fd, int rootfd) {
         for (size_t i = 0; i < spec->n_mounts; i++) {
                 const MountSpec *m = &spec->mounts[i];
                 if (m->source)
-                        bind_one(status_fd, rootfd, m);
+                        bind_one(spec, status_fd, rootfd, m);
                 else
                         tmpfs_one(status_fd, rootfd, m);
         }
-}
-
-/*
- * RunInit=: keel's own binary becomes the container's PID 1, like Podman's catatonit. It is
- * bind-mounted read-only at RUNTIME_INIT_PATH in the container's /dev (a tmpfs of ours, so
- * no image path is shadowed), and being read-only it cannot be overwritten from inside
- * through /proc/1/exe (CVE-2019-5736 class).
- */
-void mounts_bind_init(const ContainerSpec *spec, int status_fd, int rootfd) {
-        /* Our own binary by its path in this mount namespace: /proc/self/exe names the
-         * parent namespace's mount, which a bind from here refuses with EINVAL. */
-        const char *src = spec->process.init_path ? spec->process.init_path : "/sbin/init";
-        int fd = mount_open_in_root(rootfd, RUNTIME_INIT_PATH, true, RESOLVE_NO_SYMLINKS);
-        if (fd < 0)
-                child_fail(status_fd, STAGE_INIT, -fd, "create %s", RUNTIME_INIT_PATH);
-        int r = mount_on_fd(fd, src, NULL, MS_BIND, NULL);
-        close(fd);
-        if (r < 0)
-                child_fail(status_fd, STAGE_INIT, -r, "bind %s on %s", src, RUNTIME_INIT_PATH);
-        fd = mount_open_in_root(rootfd, RUNTIME_INIT_PATH, false, RESOLVE_NO_SYMLINKS);
-        r = fd < 0 ? fd : mount_make_readonly(fd, false);
-        if (fd >= 0)
-                close(fd);
-        if (r < 0)
-                child_fail(status_fd, STAGE_INIT, -r, "make %s read-only", RUNTIME_INIT_PATH);
 }
 
 /*

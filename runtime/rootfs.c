@@ -167,8 +167,6 @@ void rootfs_setup(const ContainerSpec *spec, int fd) {
         setup_dev(fd, rootfd, root);
         mask_paths(fd, root); /* after /dev: files are masked with its null */
         mounts_apply(spec, fd, rootfd);
-        if (spec->process.init)
-                mounts_bind_init(spec, fd, rootfd);
         if (spec->network.files_dir) /* before ReadOnly=: it writes two symlinks into /etc */
                 mounts_net_files(spec, fd, rootfd);
 

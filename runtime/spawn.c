@@ -28,6 +28,7 @@
 
 #include "child.h"
 #include "devices.h"
+#include "sealed-exe.h"
 #include "seccomp-program.h"
 #include "util.h"
 
@@ -154,7 +155,12 @@ static void child_seccomp(const ContainerSpec *spec, int fd) {
  * must pass it); the uid switch comes after the bounding set is cut and before the final
  * capset.
  */
-static _noreturn_ void child_main(const ContainerSpec *spec, char *const *argv, int fd, int cgroup_fd) {
+static _noreturn_ void child_main(const ContainerSpec *spec, char *const *argv, int fd, int cgroup_fd,
+                                  int init_fd) {
+        /* Until execve() this process holds PID 1's fds and memory: nothing in the container
+         * (a sibling with RunInit=, a process that joins later) may ptrace it or open its
+         * /proc files. execve() makes the command dumpable again. */
+        prctl(PR_SET_DUMPABLE, 0);
         prctl(PR_SET_NAME, "keel:setup");
         /* PID 1 keeps every signal blocked; a container starts with none blocked and all default. */
         sigset_t none;
@@ -194,9 +200,14 @@ static _noreturn_ void child_main(const ContainerSpec *spec, char *const *argv, 
         /* What the child inherited from PID 1 may sit on fd numbers above the container's
          * RLIMIT_NOFILE, leaving no number for its next open(): only the status socket is
          * still needed (stdio is on 0–2 already), so the rest goes before the limit applies. */
+        if (init_fd >= 0) { /* the reaper's sealed binary stays, next to the socket */
+                if (init_fd != fd + 1 && dup3(init_fd, fd + 1, O_CLOEXEC) < 0)
+                        child_fail(fd, STAGE_INIT, errno, "keep the reaper's binary");
+                init_fd = fd + 1;
+        }
         if (fd > 3)
                 (void) syscall(SYS_close_range, 3, fd - 1, 0);
-        (void) syscall(SYS_close_range, fd + 1, ~0U, 0);
+        (void) syscall(SYS_close_range, fd + (init_fd >= 0 ? 2 : 1), ~0U, 0);
         user_apply_rlimits(spec, fd);
         if (spec->namespaces & CLONE_NEWUSER)
                 user_enter_userns(spec, fd);
@@ -218,6 +229,10 @@ static _noreturn_ void child_main(const ContainerSpec *spec, char *const *argv, 
                 child_fail(fd, STAGE_EXEC, errno, "close_range");
         if (spec->process.init && fcntl(fd, F_SETFD, 0) < 0)
                 child_fail(fd, STAGE_INIT, errno, "hand the status socket to the reaper");
+        if (init_fd >= 0) {
+                syscall(SYS_execveat, init_fd, "", argv, spec->process.env, AT_EMPTY_PATH);
+                child_fail(fd, STAGE_INIT, errno, "exec keel's reaper");
+        }
         char where[300];
         snprintf(where, sizeof where, "rootfs %s", spec->root.path);
         child_exec(argv, spec->process.env, where, fd);
@@ -257,7 +272,14 @@ int runtime_spawn(const ContainerSpec *spec, ContainerProcess *ret, SpawnError *
          * socket itself, which it finds as fd 3. */
         _cleanup_free_ char **init_argv = NULL;
         char *const *argv = spec->process.args;
+        int init_fd = -1;
         if (spec->process.init) {
+                init_fd = sealed_exe_reaper();
+                if (init_fd < 0) {
+                        fill_error(err, STAGE_INIT, -init_fd,
+                                   "a sealed copy of keel's binary for the reaper");
+                        return init_fd;
+                }
                 size_t n = 0;
                 while (spec->process.args[n])
                         n++;
@@ -266,7 +288,7 @@ int runtime_spawn(const ContainerSpec *spec, ContainerProcess *ret, SpawnError *
                         fill_error(err, STAGE_INIT, ENOMEM, "reaper arguments");
                         return -ENOMEM;
                 }
-                init_argv[0] = (char *) RUNTIME_INIT_PATH;
+                init_argv[0] = (char *) RUNTIME_INIT_NAME;
                 init_argv[1] = (char *) "--init";
                 init_argv[2] = NULL; /* the status fd number, filled in below */
                 init_argv[3] = (char *) "--";
@@ -349,7 +371,7 @@ int runtime_spawn(const ContainerSpec *spec, ContainerProcess *ret, SpawnError *
                         snprintf(fdnum, sizeof fdnum, "%d", sv[1]);
                         init_argv[2] = fdnum;
                 }
-                child_main(spec, argv, sv[1], fallback ? cgroup_fd : -1);
+                child_main(spec, argv, sv[1], fallback ? cgroup_fd : -1, init_fd);
         }
         close(sv[1]);
         (void) fcntl(sv[0], F_SETFL, O_NONBLOCK);

@@ -47,11 +47,10 @@ typedef struct ContainerSpec {
                 char *const *extra_groups; /* names or numbers added to the user's groups */
                 const RlimitSpec *rlimits;
                 size_t n_rlimits;
-                /* A reaper (keel-init --init) runs as the container's PID 1, bind-mounted
-                 * read-only from init_path (default /sbin/init: keel's own binary, by its
-                 * path in the caller's root), and runs args as its child. */
+                /* A reaper (keel-init --init) runs as the container's PID 1 and runs args as
+                 * its child. It is the caller's own binary (/proc/self/exe), executed from a
+                 * sealed memfd copy: nothing in the container can reach the host's file. */
                 bool init;
-                const char *init_path;
         } process;
 
         struct {
@@ -62,6 +61,10 @@ typedef struct ContainerSpec {
 
         const MountSpec *mounts;
         size_t n_mounts;
+        /* Host directories that containers can write (named volumes, read-write bind sources),
+         * NULL-terminated, parents before children: no bind source is resolved through a
+         * symlink at or below one of them. NULL: none. */
+        const char *const *untrusted_dirs;
 
         const char *hostname;
         uint64_t capabilities; /* bounding = permitted = effective; inheritable, ambient empty */

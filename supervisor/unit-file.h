@@ -24,6 +24,9 @@ typedef enum NetworkMode {
         _NETWORK_MAX,
 } NetworkMode;
 
+/* Named volumes: writable by the containers that mount them, so never trusted as a path. */
+#define VOLUMES_DIR "/var/lib/keel/volumes"
+
 /* Volume=, Mount=, Tmpfs=: source NULL means a tmpfs. */
 typedef struct UnitMount {
         char *source;

@@ -16,8 +16,6 @@
 #include "util.h"
 #include "value.h"
 
-#define VOLUMES_DIR "/var/lib/keel/volumes"
-
 int unit_field_set_string(void *field, const char *v) {
         char *s = strdup(v);
         if (!s)
@@ -39,16 +37,23 @@ void unit_mounts_free(UnitMounts *m) {
 
 /* A destination inside the container: absolute, not "/", and with no component that could
  * only be a mistake ("..", which resolves in the root anyway, but never means what was meant). */
+/* A ".." component of an absolute path. */
+static bool has_dotdot(const char *p) {
+        for (const char *c = p; (c = strstr(c, "..")); c += 2)
+                if (c > p && c[-1] == '/' && (c[2] == '/' || c[2] == 0))
+                        return true;
+        return false;
+}
+
 static int check_destination(const char *d, char *err, size_t errlen) {
         if (d[0] != '/' || streq(d, "/") || strlen(d) >= 1024) {
                 snprintf(err, errlen, "destination '%s' must be an absolute path other than /", d);
                 return -EINVAL;
         }
-        for (const char *c = d; (c = strstr(c, "..")); c += 2)
-                if (c[-1] == '/' && (c[2] == '/' || c[2] == 0)) {
-                        snprintf(err, errlen, "destination '%s' contains '..'", d);
-                        return -EINVAL;
-                }
+        if (has_dotdot(d)) {
+                snprintf(err, errlen, "destination '%s' contains '..'", d);
+                return -EINVAL;
+        }
         if (strchr(d, '\n')) {
                 snprintf(err, errlen, "destination contains a newline");
                 return -EINVAL;
@@ -98,6 +103,12 @@ static int set_source(UnitMount *m, const char *src, char *err, size_t errlen) {
         if (src[0] == '/') {
                 if (strlen(src) >= 1024 || strchr(src, '\n')) {
                         snprintf(err, errlen, "source path too long");
+                        return -EINVAL;
+                }
+                /* Lexically "/v/x/../../etc" names a place inside /v; the kernel would walk to
+                 * wherever x points. Neither reading is what a user means: refuse it. */
+                if (has_dotdot(src)) {
+                        snprintf(err, errlen, "source '%s' contains '..'", src);
                         return -EINVAL;
                 }
                 m->source = strdup(src);

@@ -22,6 +22,7 @@
 void unit_spec_done(UnitSpec *s) {
         strv_free(s->env);
         free(s->mounts);
+        free(s->untrusted);
         *s = (UnitSpec){ 0 };
 }
 
@@ -83,6 +84,59 @@ static int prepare_volume(const UnitMount *m, const ContainerSpec *spec, char *e
         if (r < 0)
                 snprintf(err, errlen, "create volume %s: %s", m->source, strerror(-r));
         return r;
+}
+
+static bool under(const char *path, const char *dir) {
+        size_t n = strlen(dir);
+        return strncmp(path, dir, n) == 0 && (path[n] == '/' || path[n] == 0);
+}
+
+static int by_length(const void *a, const void *b) {
+        size_t la = strlen(*(const char *const *) a), lb = strlen(*(const char *const *) b);
+        return la < lb ? -1 : la > lb;
+}
+
+/*
+ * What any container can write on the host: the volumes, and every read-write bind source of
+ * every unit (another unit's, or this one's in an earlier run). A bind source is resolved
+ * without following symlinks at or below these (runtime/bind-source.c). Parents come first,
+ * so that each tree is itself resolved against the ones above it.
+ */
+static int untrusted_dirs(Unit *u, UnitSpec *s) {
+        const Manager *m = u->manager;
+        size_t n = 1, cap = 16;
+        const char **v = calloc(cap + 1, sizeof *v);
+        if (!v)
+                return -ENOMEM;
+        v[0] = VOLUMES_DIR;
+        for (size_t i = 0; i < m->n_units; i++) {
+                const UnitConfig *c = m->units[i]->config;
+                for (size_t j = 0; c && j < c->mounts.n; j++) {
+                        const UnitMount *mt = &c->mounts.v[j];
+                        if (!mt->source || mt->readonly || under(mt->source, VOLUMES_DIR))
+                                continue;
+                        bool seen = false;
+                        for (size_t k = 0; k < n && !seen; k++)
+                                seen = streq(v[k], mt->source);
+                        if (seen)
+                                continue;
+                        if (n == cap) {
+                                const char **nv = realloc(v, (cap * 2 + 1) * sizeof *v);
+                                if (!nv) {
+                                        free(v);
+                                        return -ENOMEM;
+                                }
+                                v = nv;
+                                cap *= 2;
+                        }
+                        v[n++] = mt->source;
+                }
+        }
+        qsort(v, n, sizeof *v, by_length);
+        v[n] = NULL;
+        s->untrusted = v;
+        s->spec.untrusted_dirs = v;
+        return 0;
 }
 
 int unit_spec_build(Unit *u, UnitSpec *s, char *err, size_t errlen) {
@@ -169,6 +223,13 @@ int unit_spec_build(Unit *u, UnitSpec *s, char *err, size_t errlen) {
         }
         spec->mounts = s->mounts;
         spec->n_mounts = c->mounts.n;
+        bool binds = false;
+        for (size_t i = 0; i < c->mounts.n; i++)
+                binds = binds || c->mounts.v[i].source;
+        if (binds && untrusted_dirs(u, s) < 0) {
+                snprintf(err, errlen, "out of memory");
+                return -ENOMEM;
+        }
 
         spec->cgroup_path = u->cgroup_path;
         spec->devices_program = u->manager->devices_program;

@@ -18,6 +18,7 @@ typedef struct UnitSpec {
         ContainerSpec spec;
         char **env;
         MountSpec *mounts;
+        const char **untrusted; /* spec.untrusted_dirs: pointers into the units' configs */
         RlimitSpec rlimits[17];
         size_t n_rlimits;
 } UnitSpec;

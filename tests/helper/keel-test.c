@@ -885,6 +885,90 @@ static int cmd_exe_write(int argc, char **argv) {
         return 0;
 }
 
+/*
+ * The attacker of the bind-source race: DIR/A a directory holding a marker, DIR/B a symlink to
+ * "/", and their names exchanged (renameat2 RENAME_EXCHANGE) as fast as possible, for ever. A
+ * unit whose bind source is DIR/A is spawned while the name is the directory or the symlink.
+ */
+static int cmd_swap(int argc, char **argv) {
+        char a[PATH_MAX], b[PATH_MAX], marker[PATH_MAX + 16];
+        unsigned long n = 0;
+        int fd;
+
+        snprintf(a, sizeof a, "%s/%s", argv[1], argv[2]);
+        snprintf(b, sizeof b, "%s/%s", argv[1], argv[3]);
+        if (mkdir(a, 0755) < 0 && errno != EEXIST)
+                return fail("mkdir %s: %m", a);
+        snprintf(marker, sizeof marker, "%s/marker", a);
+        fd = open(marker, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        if (fd < 0 || write(fd, "inside\n", 7) != 7)
+                return fail("write %s: %m", marker);
+        close(fd);
+        if (symlink("/", b) < 0 && errno != EEXIST)
+                return fail("symlink %s: %m", b);
+        printf("swapping=1\n");
+        for (;;) {
+                if (syscall(SYS_renameat2, AT_FDCWD, a, AT_FDCWD, b, 2 /* RENAME_EXCHANGE */) < 0)
+                        return fail("renameat2 %s %s: %m", a, b);
+                /* Bursts with pauses: under emulation a vCPU spinning for ever would slow the
+                 * victim's spawns (and the test) far more than it adds to the race. */
+                if (++n % 256 == 0)
+                        usleep(1000);
+        }
+}
+
+/*
+ * The victim of the race: DIR must be the directory with the marker. Counts a good run in
+ * DIR/runs; anything else is an escape, said on stdout and marked in what DIR then is (the
+ * machine's /run, when DIR is its root).
+ */
+static int cmd_race_victim(int argc, char **argv) {
+        char path[PATH_MAX + 16], buf[16] = { 0 };
+        int fd;
+
+        snprintf(path, sizeof path, "%s/marker", argv[1]);
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd >= 0 && read(fd, buf, sizeof buf - 1) > 0 && strcmp(buf, "inside\n") == 0) {
+                close(fd);
+                snprintf(path, sizeof path, "%s/runs", argv[1]);
+                fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+                if (fd < 0 || write(fd, "ok\n", 3) != 3)
+                        return fail("append to %s: %m", path);
+                close(fd);
+                return 0;
+        }
+        printf("ESCAPED: %s is not the volume's directory\n", argv[1]);
+        snprintf(path, sizeof path, "%s/run/keel-escaped", argv[1]);
+        fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+        if (fd >= 0)
+                close(fd);
+        return 3;
+}
+
+/* What /proc/PID/exe is: device and inode of the file it names, and whether it can be
+ * written or executed from here. */
+static int cmd_exe_info(int argc, char **argv) {
+        char path[64], target[PATH_MAX];
+        struct stat st;
+        ssize_t n;
+        int fd;
+
+        snprintf(path, sizeof path, "/proc/%s/exe", argv[1]);
+        n = readlink(path, target, sizeof target - 1);
+        target[n < 0 ? 0 : n] = 0;
+        printf("exe-target=%s\n", n < 0 ? errname(errno) : target);
+        if (stat(path, &st) == 0)
+                printf("exe-dev-ino=%lu:%lu\n", (unsigned long) st.st_dev, (unsigned long) st.st_ino);
+        else
+                printf("exe-dev-ino=%s\n", errname(errno));
+        fd = open(path, O_WRONLY | O_CLOEXEC);
+        printf("exe-open-write=%s\n", result(fd));
+        if (fd >= 0)
+                close(fd);
+        printf("exe-access-x=%s\n", result(access(path, X_OK)));
+        return 0;
+}
+
 static int cmd_hostname(int argc, char **argv) {
         struct utsname u;
 
@@ -974,6 +1058,9 @@ static const struct {
         { "rlimit", cmd_rlimit, 0, "", "nofile nproc core as soft:hard" },
         { "sigmask", cmd_sigmask, 0, "", "SigBlk, SigIgn from /proc/self/status" },
         { "exe-write", cmd_exe_write, 0, "", "open /proc/self/exe and /proc/1/exe for writing" },
+        { "swap", cmd_swap, 3, "DIR A B", "A a directory, B a symlink to /, names exchanged for ever" },
+        { "race-victim", cmd_race_victim, 1, "DIR", "DIR must be swap's directory: else ESCAPED" },
+        { "exe-info", cmd_exe_info, 1, "PID", "exe-target exe-dev-ino exe-open-write exe-access-x" },
         { "hostname", cmd_hostname, 0, "", "hostname=NAME" },
         { "env", cmd_env, 0, "", "the environment" },
         { "sleep", cmd_sleep, 0, "", "pause forever" },
