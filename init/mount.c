@@ -21,9 +21,18 @@ static const struct {
         { "sysfs", "/sys", "sysfs", NOSUID_NODEV_NOEXEC, NULL },
         { "devtmpfs", "/dev", "devtmpfs", MS_NOSUID | MS_NOEXEC, "mode=0755" },
         { "devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC, "gid=5,mode=0620,ptmxmode=0666" },
-        { "tmpfs", "/dev/shm", "tmpfs", NOSUID_NODEV_NOEXEC, "mode=1777" },
-        { "tmpfs", "/run", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755" },
-        { "tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777" },
+        /* Sized so that together they cannot take the machine's memory (a tmpfs defaults to
+         * half of RAM each: /run and /tmp filled together left nothing, and the console shell
+         * hung). systemd gives /run 20% and /tmp 50%, on machines with a disk; here everything is
+         * RAM: 60% at most in all, the rest stays for the kernel, PID 1 and the containers, whose
+         * own tmpfs pages their memory cgroups account for. keel's own state (the control
+         * socket, the containers' state directories, their hosts and resolv.conf) has tmpfs of
+         * its own, so that someone filling /run cannot stop containers from starting. */
+        { "tmpfs", "/dev/shm", "tmpfs", NOSUID_NODEV_NOEXEC, "mode=1777,size=10%,nr_inodes=64k" },
+        { "tmpfs", "/run", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=10%,nr_inodes=400k" },
+        { "tmpfs", "/run/keel", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0700,size=5%,nr_inodes=400k" },
+        { "tmpfs", "/run/keel-net", "tmpfs", NOSUID_NODEV_NOEXEC, "mode=0755,size=10%,nr_inodes=400k" },
+        { "tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777,size=25%,nr_inodes=1m" },
 };
 
 static bool is_mounted(const char *target, const char *type) {
@@ -57,7 +66,6 @@ int mount_api_filesystems(bool devtmpfs) {
         (void) !symlink("/proc/self/fd/0", "/dev/stdin");
         (void) !symlink("/proc/self/fd/1", "/dev/stdout");
         (void) !symlink("/proc/self/fd/2", "/dev/stderr");
-        (void) mkdir("/run/keel", 0700);
         return failed;
 }
 

@@ -78,3 +78,25 @@ def test_output_burst_is_not_lost(lvm):
 def test_units_without_limits_have_none(vm):
     assert vm.check("cat /sys/fs/cgroup/keel/worker/memory.max").strip() == "max"
     assert vm.check("cat /sys/fs/cgroup/keel/worker/pids.max").strip() == "max"
+
+
+def test_full_run_and_tmp_leave_the_machine_working(lvm):
+    """/run, /tmp and /dev/shm filled together (from the console, outside any cgroup) cannot take
+    the machine's memory: PID 1 answers, a unit restarts, the shell runs commands."""
+    sizes = {}
+    for d in ("/run", "/tmp", "/dev/shm"):
+        status, out = lvm.run(f"dd if=/dev/zero of={d}/fill bs=1M 2>&1; df -k {d} | tail -1", timeout=300)
+        assert "No space left on device" in out, out
+        sizes[d] = int(out.split()[-5])  # df: filesystem, size, used, available, use%, mount
+    total = int(lvm.check("awk '/MemTotal/ {print $2}' /proc/meminfo"))
+    assert sum(sizes.values()) <= 0.6 * total, (sizes, total)
+    try:
+        table = lvm.status_table()
+        assert table["limited"]["state"] == "running", table
+        mark = lvm.mark()
+        lvm.check("initctl restart limited", timeout=120)
+        lvm.wait_console(r"keel: limited: running \(pid \d+\)\n", timeout=120, since=mark)
+        avail = int(lvm.check("awk '/MemAvailable/ {print $2}' /proc/meminfo"))
+        assert avail > 0.2 * total, f"MemAvailable {avail} kB of {total} kB with /run, /tmp, /dev/shm full"
+    finally:
+        lvm.run("rm -f /run/fill /tmp/fill /dev/shm/fill")
