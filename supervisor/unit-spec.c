@@ -69,7 +69,8 @@ static int read_environment_file(const char *spec_path, char ***env, char *err, 
         return 0;
 }
 
-/* Named volumes exist once used; with UserNS=auto they belong to the unit's root, so the
+/* Named volumes exist once used; with UserNS=auto they belong to the unit's root (lchown: a
+ * container that can write the volumes directory must not aim the chown elsewhere), so the
  * container can write them and the files show the mapped host uid. */
 static int prepare_volume(const UnitMount *m, const ContainerSpec *spec, char *err, size_t errlen) {
         if (!m->named)
@@ -79,7 +80,7 @@ static int prepare_volume(const UnitMount *m, const ContainerSpec *spec, char *e
                 return 0;
         int r = mkdir_p(m->source, 0755);
         if (r >= 0 && (spec->namespaces & CLONE_NEWUSER) &&
-            chown(m->source, spec->userns.host_uid, spec->userns.host_gid) < 0)
+            lchown(m->source, spec->userns.host_uid, spec->userns.host_gid) < 0)
                 r = negative_errno();
         if (r < 0)
                 snprintf(err, errlen, "create volume %s: %s", m->source, strerror(-r));
