@@ -299,13 +299,17 @@ static bool unit_name_ok(const char *unit) {
  *   loses about the last second or 64 KiB of each file, instead of 30 s.
  * - No garbage. A cut can still come between the size's commit and the data's write, so each
  *   file is checked when it is opened (at a unit's first line after boot, the current file and
- *   the rotated ones) and cut back to its last whole line before the first NUL byte: records
- *   never contain one (log_file_append() writes them as spaces). A partial last line is cut
- *   too: appends end on a newline, so it is a record torn by the cut (or by a full disk), and
- *   the next boot's lines would be glued to it. Only the last LOG_FILE_REPAIR_SCAN bytes are
- *   read: damage lies in what had not reached the disk, the last 64 KiB or second plus the
- *   writeback in flight, and a unit's first line then costs at most (keep+1)·256 KiB of
- *   reading, not all of its logs.
+ *   the rotated ones). Records never contain a NUL byte (log_file_append() writes them as
+ *   spaces), so a NUL is damage. At the end of a file, the damaged line and what follows are cut
+ *   off. In the middle — seen under TCG in 3 cuts of 8 while writeback was started up to the
+ *   last byte: a page skipped by writeback while later ones reached the disk leaves 1–21 KiB
+ *   of NULs with whole lines after them, and file_written() now avoids that case — the torn
+ *   stretch, from its line's start to the next newline, is overwritten in place by a line of
+ *   the same length saying how many bytes were lost (LOG_FILE_LOST_MARK), so the good lines on
+ *   both sides stay. A partial last line is cut too: appends end on a newline, so it is a
+ *   record torn by the cut (ext4 may commit a size that ends on a block boundary) or by a full
+ *   disk, and the next boot's first line would be glued to it. The whole file is read, since
+ *   damage may lie anywhere in it: up to (keep+1)·1 MiB per unit, once per boot.
  */
 
 /* Reads exactly len bytes at off, or fewer only at the end of the file. */
@@ -341,30 +345,73 @@ static int64_t last_line_end(int fd, char *buf, uint64_t end) {
         return 0;
 }
 
-/* Where the good part of the file ends: the end of the last whole line before the first NUL
- * byte in the last LOG_FILE_REPAIR_SCAN bytes (or the file's size when nothing is wrong). */
-static int64_t good_end(int fd, char *buf, uint64_t size) {
-        uint64_t off = size > LOG_FILE_REPAIR_SCAN ? size - LOG_FILE_REPAIR_SCAN : 0;
-        while (off < size) {
-                ssize_t n = pread_full(fd, buf, (size_t) MIN(size - off, (uint64_t) REPAIR_CHUNK), off);
+/* The first byte c at or after from, or size when there is none. */
+static int64_t find_byte(int fd, char *buf, uint64_t from, uint64_t size, char c) {
+        while (from < size) {
+                ssize_t n = pread_full(fd, buf, (size_t) MIN(size - from, (uint64_t) REPAIR_CHUNK), from);
                 if (n < 0)
                         return n;
                 if (n == 0) /* shrunk under us: what is there ends here */
                         break;
-                const char *nul = memchr(buf, 0, (size_t) n);
-                if (nul)
-                        return last_line_end(fd, buf, off + (uint64_t) (nul - buf));
-                off += (uint64_t) n;
+                const char *hit = memchr(buf, c, (size_t) n);
+                if (hit)
+                        return (int64_t) (from + (uint64_t) (hit - buf));
+                from += (uint64_t) n;
         }
-        if (off == 0)
-                return 0;
-        ssize_t n = pread_full(fd, buf, 1, off - 1);
-        if (n < 0)
-                return n;
-        return n == 1 && buf[0] == '\n' ? (int64_t) off : last_line_end(fd, buf, off);
+        return (int64_t) size;
 }
 
-int log_file_repair(int dir_fd, const char *name, uint64_t *ret_cut) {
+/* Overwrites the torn stretch [start, end] (end is its newline) with a line of the same length
+ * that says so: the lines around it stay where they are, nothing is copied, and a cut during
+ * this write leaves NULs or a torn marker that the next repair finds the same way. */
+static int mark_lost(int fd, uint64_t start, uint64_t end) {
+        size_t len = (size_t) (end - start + 1);
+        _cleanup_free_ char *line = malloc(len);
+        if (!line)
+                return -ENOMEM;
+        char text[80];
+        int t = snprintf(text, sizeof text, LOG_FILE_LOST_MARK, len);
+        memset(line, '-', len - 1);
+        if (t > 0 && (size_t) t <= len - 1)
+                memcpy(line, text, (size_t) t);
+        line[len - 1] = '\n';
+        for (size_t done = 0; done < len;) {
+                ssize_t k = pwrite(fd, line + done, len - done, (off_t) (start + done));
+                if (k < 0 && errno != EINTR)
+                        return negative_errno();
+                if (k == 0)
+                        return -EIO;
+                if (k > 0)
+                        done += (size_t) k;
+        }
+        return 0;
+}
+
+/* Every NUL byte belongs to a torn stretch, from the start of its line to the next newline;
+ * without a newline after it, the stretch is the file's end and is cut off. Returns the new
+ * size. */
+static int64_t repair_stretches(int fd, char *buf, uint64_t size, uint64_t *lost) {
+        for (uint64_t off = 0;;) {
+                int64_t nul = find_byte(fd, buf, off, size, '\0');
+                if (nul < 0 || (uint64_t) nul >= size)
+                        return nul < 0 ? nul : (int64_t) size;
+                int64_t start = last_line_end(fd, buf, (uint64_t) nul);
+                int64_t end = start < 0 ? start : find_byte(fd, buf, (uint64_t) nul, size, '\n');
+                if (end < 0)
+                        return end;
+                if ((uint64_t) end >= size) { /* the torn end */
+                        *lost += size - (uint64_t) start;
+                        return start;
+                }
+                int r = mark_lost(fd, (uint64_t) start, (uint64_t) end);
+                if (r < 0)
+                        return r;
+                *lost += (uint64_t) (end - start + 1);
+                off = (uint64_t) end + 1;
+        }
+}
+
+int log_file_repair(int dir_fd, const char *name, uint64_t *ret_lost) {
         /* O_NOFOLLOW and O_NONBLOCK as in file_open_at(), and never created. */
         _cleanup_close_ int fd =
                 openat(dir_fd, name, O_RDWR | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW | O_NONBLOCK);
@@ -378,15 +425,26 @@ int log_file_repair(int dir_fd, const char *name, uint64_t *ret_cut) {
         _cleanup_free_ char *buf = malloc(REPAIR_CHUNK);
         if (!buf)
                 return -ENOMEM;
-        int64_t keep = good_end(fd, buf, (uint64_t) st.st_size);
-        if (keep < 0)
-                return (int) keep;
-        uint64_t cut = (uint64_t) st.st_size - (uint64_t) keep;
-        if (cut > 0 && ftruncate(fd, (off_t) keep) < 0)
+        uint64_t lost = 0;
+        int64_t size = repair_stretches(fd, buf, (uint64_t) st.st_size, &lost);
+        if (size < 0)
+                return (int) size;
+        /* A partial last line: the last newline ends the file. */
+        ssize_t n = size > 0 ? pread_full(fd, buf, 1, (uint64_t) size - 1) : 0;
+        if (n < 0)
+                return (int) n;
+        if (n == 1 && buf[0] != '\n') {
+                int64_t keep = last_line_end(fd, buf, (uint64_t) size);
+                if (keep < 0)
+                        return (int) keep;
+                lost += (uint64_t) (size - keep);
+                size = keep;
+        }
+        if (size < st.st_size && ftruncate(fd, (off_t) size) < 0)
                 return negative_errno();
-        if (ret_cut)
-                *ret_cut = cut;
-        return cut > 0;
+        if (ret_lost)
+                *ret_lost = lost;
+        return lost > 0;
 }
 
 /* The current file and the rotated ones: any of them may have been written when power went. */
@@ -397,34 +455,44 @@ static void file_repair_all(LogFile *f, int dfd) {
                         snprintf(name, sizeof name, "%s", f->unit);
                 else
                         snprintf(name, sizeof name, "%s.%u", f->unit, k);
-                uint64_t cut = 0;
-                int r = log_file_repair(dfd, name, &cut);
+                uint64_t lost = 0;
+                int r = log_file_repair(dfd, name, &lost);
                 if (r < 0)
-                        log_warning_errno(r, "%s/%s: cannot check its end for damage: %m", f->dir, name);
+                        log_warning_errno(r, "%s/%s: cannot check it for damage: %m", f->dir, name);
                 else if (r > 0)
-                        log_warning("%s/%s: cut %" PRIu64 " bytes of a torn end (NUL bytes or a partial "
-                                    "line, as a power cut leaves)",
-                                    f->dir, name, cut);
+                        log_warning("%s/%s: %" PRIu64 " bytes torn by a power cut (NUL bytes, a partial "
+                                    "line) cut off or marked",
+                                    f->dir, name, lost);
         }
 }
 
-/* Starts writeback of what was appended since the last call; never waits for it. */
-static void file_kick(LogFile *f) {
+/* Starts writeback of what was appended since the last call, up to end; never waits for it. */
+static void file_kick_to(LogFile *f, uint64_t end) {
         loop_timer_disarm(&f->sync_timer);
-        if (f->fd >= 0 && f->size > f->synced)
-                (void) sync_file_range(f->fd, (off_t) f->synced, (off_t) (f->size - f->synced),
+        if (f->fd >= 0 && end > f->synced)
+                (void) sync_file_range(f->fd, (off_t) f->synced, (off_t) (end - f->synced),
                                        SYNC_FILE_RANGE_WRITE);
-        f->synced = f->size;
+        f->synced = MAX(f->synced, end);
+}
+
+static void file_kick(LogFile *f) {
+        file_kick_to(f, f->size);
 }
 
 static void file_sync_due(LoopTimer *t) {
         file_kick(t->userdata);
 }
 
+/* While lines keep coming, only whole pages are started: the page at the end would be written
+ * again by the next line, and a page still under writeback is skipped by the next start while
+ * the pages after it go, which is how a cut leaves a stretch of NULs in the middle. The timer
+ * starts the rest, the last page too, at most LOG_FILE_SYNC_USEC after a line. */
 static void file_written(LogFile *f) {
-        if (f->size - f->synced >= LOG_FILE_SYNC_BYTES)
-                file_kick(f);
-        else if (!f->sync_timer.armed)
+        uint64_t page = (uint64_t) sysconf(_SC_PAGESIZE);
+        uint64_t whole = f->size / page * page;
+        if (whole > f->synced && whole - f->synced >= LOG_FILE_SYNC_BYTES)
+                file_kick_to(f, whole);
+        if (f->size > f->synced && !f->sync_timer.armed)
                 loop_timer_arm(&f->sync_timer, now_usec() + LOG_FILE_SYNC_USEC);
 }
 

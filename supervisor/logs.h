@@ -22,8 +22,10 @@
 #define LOG_FILE_RETRY_USEC        (UINT64_C(10) * 1000000) /* after a failed write */
 #define LOG_FILE_SYNC_BYTES        (64u * 1024u)            /* writeback is started after this much… */
 #define LOG_FILE_SYNC_USEC         (UINT64_C(1) * 1000000)  /* …or this long after a line */
-#define LOG_FILE_REPAIR_SCAN       (256u * 1024u)           /* damage is looked for this far back */
-#define LOG_TIME_MAX               sizeof("2026-11-23T13:44:26.123456Z")
+/* The line that takes the place of a stretch torn by a power cut in the middle of a file
+ * (padded with '-' to the stretch's length; only dashes when the stretch is shorter). */
+#define LOG_FILE_LOST_MARK "[keel: %zu bytes torn by a power cut]"
+#define LOG_TIME_MAX       sizeof("2026-11-23T13:44:26.123456Z")
 
 typedef enum LogStream {
         LOG_STREAM_STDOUT = 1, /* the fd numbers, so a caller may pass either */
@@ -94,11 +96,13 @@ int log_file_open(const char *dir, const char *unit, uint64_t max_bytes, unsigne
  * again. Returns 0 when the line was written, else negative. */
 int log_file_append(LogFile *f, uint64_t realtime_usec, LogStream stream, const char *line, size_t len);
 
-/* Cuts DIR_FD/NAME back to its last whole line before the first NUL byte found in its last
- * LOG_FILE_REPAIR_SCAN bytes, or before a last line without its newline: what a power cut
- * leaves. log_file_open() does it to UNIT and UNIT.1 … UNIT.keep. Returns 1 and *ret_cut (the
- * bytes removed) when it cut, 0 when the file was whole or is missing, else negative. */
-int log_file_repair(int dir_fd, const char *name, uint64_t *ret_cut);
+/* Repairs what a power cut left in DIR_FD/NAME: every line with a NUL byte (records never hold
+ * one) up to the next newline is overwritten in place by a LOG_FILE_LOST_MARK line of the same
+ * length, or cut off when no newline follows, and a partial last line is cut off, so the file
+ * reads as whole lines. log_file_open() does it to UNIT and UNIT.1 … UNIT.keep. Returns 1 and
+ * *ret_lost (the bytes cut off or marked) when it changed the file, 0 when the file was whole
+ * or is missing, else negative. */
+int log_file_repair(int dir_fd, const char *name, uint64_t *ret_lost);
 
 /* Retries now (after the disk was remounted or cleaned up). */
 int log_file_reopen(LogFile *f);
