@@ -295,8 +295,11 @@ static bool unit_name_ok(const char *unit) {
  *   handle to allocate blocks, never for the data to reach the disk. fdatasync() waits for
  *   the disk and a journal commit, which on a busy or failing disk has no bound, and PID 1
  *   must not wait on one: it runs nowhere in the loop, not even at rotation, since a flood
- *   rotates many times a second; the shutdown's sync() covers a clean poweroff. A cut then
- *   loses about the last second or 64 KiB of each file, instead of 30 s.
+ *   rotates many times a second; the shutdown's sync() covers a clean poweroff. The new size
+ *   still reaches the disk only with ext4's next journal commit (every 5 s), so a cut loses
+ *   the lines since the last commit that followed a start: 0.7–3.9 s of a flood under TCG
+ *   (tests/e2e/test_log_powercut.py prints it), where the kernel alone would have left up to
+ *   30 s unwritten.
  * - No garbage. A cut can still come between the size's commit and the data's write, so each
  *   file is checked when it is opened (at a unit's first line after boot, the current file and
  *   the rotated ones). Records never contain a NUL byte (log_file_append() writes them as

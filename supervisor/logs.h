@@ -90,10 +90,10 @@ int log_file_open(const char *dir, const char *unit, uint64_t max_bytes, unsigne
 
 /* One write(2) per line, no fsync; NUL bytes and newlines in the line are written as spaces.
  * Writeback is started (sync_file_range, never waited for) every LOG_FILE_SYNC_BYTES, and by a
- * loop timer LOG_FILE_SYNC_USEC after a line, so a power cut loses about that much. After a
- * failed write, rotation or open (ENOSPC, EIO), lines are dropped without touching the disk
- * until LOG_FILE_RETRY_USEC of realtime_usec has passed, then the file is reopened and tried
- * again. Returns 0 when the line was written, else negative. */
+ * loop timer LOG_FILE_SYNC_USEC after a line, so a power cut loses only the last seconds.
+ * After a failed write, rotation or open (ENOSPC, EIO), lines are dropped without touching the
+ * disk until LOG_FILE_RETRY_USEC of realtime_usec has passed, then the file is reopened and
+ * tried again. Returns 0 when the line was written, else negative. */
 int log_file_append(LogFile *f, uint64_t realtime_usec, LogStream stream, const char *line, size_t len);
 
 /* Repairs what a power cut left in DIR_FD/NAME: every line with a NUL byte (records never hold
