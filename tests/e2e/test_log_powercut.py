@@ -6,8 +6,8 @@ QEMU is killed (SIGKILL: the guest's page cache and queued writes are gone, as i
 at a random moment 3–10 s later, past ext4's 5 s journal commit, so that file sizes reach the
 disk before all of the data. At the next boot every log file must read back as whole lines the
 loggers wrote: no NUL byte, no partial line, every line of the loggers' pattern, and each
-logger's sequence numbers without a gap except where a boot starts. The last lines before a cut
-may be lost; nothing else.
+logger's sequence numbers without a gap except where a boot starts (or where keel marked a
+stretch torn in the middle of a file). The last lines before a cut may be lost; nothing else.
 
 Every other boot, the guest's kernel writes dirty pages back every second rather than after
 30 s (vm.dirty_writeback_centisecs and dirty_expire_centisecs at 100), as on a machine that
