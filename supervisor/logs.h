@@ -20,7 +20,12 @@
 #define LOG_FILE_KEEP_DEFAULT      3u
 #define LOG_FILE_KEEP_MAX          99u
 #define LOG_FILE_RETRY_USEC        (UINT64_C(10) * 1000000) /* after a failed write */
-#define LOG_TIME_MAX               sizeof("2026-11-23T13:44:26.123456Z")
+#define LOG_FILE_SYNC_BYTES        (64u * 1024u)            /* writeback is started after this much… */
+#define LOG_FILE_SYNC_USEC         (UINT64_C(1) * 1000000)  /* …or this long after a line */
+/* The line that takes the place of a stretch torn by a power cut in the middle of a file
+ * (padded with '-' to the stretch's length; only dashes when the stretch is shorter). */
+#define LOG_FILE_LOST_MARK "[keel: %zu bytes torn by a power cut]"
+#define LOG_TIME_MAX       sizeof("2026-11-23T13:44:26.123456Z")
 
 typedef enum LogStream {
         LOG_STREAM_STDOUT = 1, /* the fd numbers, so a caller may pass either */
@@ -78,14 +83,26 @@ typedef struct LogFile LogFile;
 /* Opens (creating) DIR/UNIT for appending, creating DIR (0755) if missing. max_bytes 0 means
  * LOG_FILE_MAX_BYTES_DEFAULT. When a line would take UNIT past max_bytes, it is rotated:
  * UNIT.(keep-1) → UNIT.keep … UNIT → UNIT.1, so the unit never uses more than (keep+1)·max_bytes.
- * An existing file's size counts, so rotation continues across reboots. -EINVAL on a unit name
+ * An existing file's size counts, so rotation continues across reboots. The end that a power
+ * cut tore off UNIT and the rotated files is cut first (log_file_repair()). -EINVAL on a unit name
  * with '/' or a leading '.', max_bytes < LOG_FILE_MIN_BYTES or keep > LOG_FILE_KEEP_MAX. */
 int log_file_open(const char *dir, const char *unit, uint64_t max_bytes, unsigned keep, LogFile **ret);
 
-/* One write(2) per line, no fsync. After a failed write, rotation or open (ENOSPC, EIO), lines are
- * dropped without touching the disk until LOG_FILE_RETRY_USEC of realtime_usec has passed, then
- * the file is reopened and tried again. Returns 0 when the line was written, else negative. */
+/* One write(2) per line, no fsync; NUL bytes and newlines in the line are written as spaces.
+ * Writeback is started (sync_file_range, never waited for) every LOG_FILE_SYNC_BYTES, and by a
+ * loop timer LOG_FILE_SYNC_USEC after a line, so a power cut loses only the last seconds.
+ * After a failed write, rotation or open (ENOSPC, EIO), lines are dropped without touching the
+ * disk until LOG_FILE_RETRY_USEC of realtime_usec has passed, then the file is reopened and
+ * tried again. Returns 0 when the line was written, else negative. */
 int log_file_append(LogFile *f, uint64_t realtime_usec, LogStream stream, const char *line, size_t len);
+
+/* Repairs what a power cut left in DIR_FD/NAME: every line with a NUL byte (records never hold
+ * one) up to the next newline is overwritten in place by a LOG_FILE_LOST_MARK line of the same
+ * length, or cut off when no newline follows, and a partial last line is cut off, so the file
+ * reads as whole lines. log_file_open() does it to UNIT and UNIT.1 … UNIT.keep. Returns 1 and
+ * *ret_lost (the bytes cut off or marked) when it changed the file, 0 when the file was whole
+ * or is missing, else negative. */
+int log_file_repair(int dir_fd, const char *name, uint64_t *ret_lost);
 
 /* Retries now (after the disk was remounted or cleaned up). */
 int log_file_reopen(LogFile *f);
@@ -93,3 +110,4 @@ int log_file_reopen(LogFile *f);
 LogFile *log_file_close(LogFile *f);
 uint64_t log_file_errors(const LogFile *f);  /* failed write/rename/open calls */
 uint64_t log_file_dropped(const LogFile *f); /* lines not written because of them */
+uint64_t log_file_synced(const LogFile *f);  /* the offset up to which writeback was started */

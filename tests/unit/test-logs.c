@@ -2,7 +2,9 @@
 /*
  * The log store: the ring's order, sequence numbers, eviction and memory; the files' format,
  * rotation and behaviour on a full disk (a 16 KiB tmpfs in a private mount namespace, so it
- * needs root; without it that part is skipped, never passed).
+ * needs root; without it that part is skipped, never passed); the repair of the ends a power
+ * cut tears (NUL bytes, a partial line, a file of NULs, the rotated files) and the bounded
+ * writeback, whose cost it prints beside fdatasync()'s.
  */
 #include <fcntl.h>
 #include <ftw.h>
@@ -14,6 +16,7 @@
 #include <sys/wait.h>
 
 #include "logs.h"
+#include "loop.h"
 #include "macros.h"
 #include "tap.h"
 #include "util.h"
@@ -502,6 +505,240 @@ static void test_file_full_disk(void) {
         CHECK(got && exited);
 }
 
+/* ---- power cuts --------------------------------------------------------------------------- */
+
+/* Not a CHECK itself: it is called inside them. */
+static bool put_bytes(const char *dir, const char *name, const char *data, size_t len) {
+        char path[512];
+        snprintf(path, sizeof path, "%s/%s", dir, name);
+        int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+        bool ok = fd >= 0 && write(fd, data, len) == (ssize_t) len;
+        safe_close(fd);
+        return ok;
+}
+
+/* The file's bytes equal data[0..len). */
+static bool has_bytes(const char *dir, const char *name, const char *data, size_t len) {
+        char path[512];
+        snprintf(path, sizeof path, "%s/%s", dir, name);
+        char *buf = NULL;
+        size_t n = 0;
+        bool same = read_file(path, 4 << 20, &buf, &n) >= 0 && n == len && memcmp(buf, data, len) == 0;
+        free(buf);
+        return same;
+}
+
+/* data then nuls NUL bytes into dir/name; repairs it; the result must be want. */
+static bool repaired_to(int dfd, const char *dir, const char *name, const char *data, size_t nuls,
+                        const char *want, int want_r) {
+        size_t dl = strlen(data);
+        char *buf = calloc(1, dl + nuls + 1);
+        if (!buf)
+                return false;
+        memcpy(buf, data, dl);
+        bool put = put_bytes(dir, name, buf, dl + nuls);
+        free(buf);
+        uint64_t cut = UINT64_MAX;
+        int r = log_file_repair(dfd, name, &cut);
+        bool ok = put && r == want_r && has_bytes(dir, name, want, strlen(want));
+        if (want_r == 1)
+                ok = ok && cut == dl + nuls - strlen(want);
+        if (!ok)
+                printf("# %s: repair returned %d, cut %" PRIu64 "\n", name, r, cut);
+        return ok;
+}
+
+static void test_file_repair(const char *dir) {
+        int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        CHECK(dfd >= 0);
+        const char *good =
+                "2026-11-23T13:44:26.123456Z stdout one\n2026-11-23T13:44:26.123457Z stdout two\n";
+
+        /* Whole files are left alone: not cut, not rewritten. */
+        CHECK(repaired_to(dfd, dir, "good", good, 0, good, 0));
+        CHECK(repaired_to(dfd, dir, "empty", "", 0, "", 0));
+        CHECK(log_file_repair(dfd, "missing", NULL) == 0);
+        /* What a power cut leaves. */
+        CHECK(repaired_to(dfd, dir, "nuls", good, 3000, good, 1));
+        CHECK(repaired_to(dfd, dir, "nul1", good, 1, good, 1));
+        CHECK(repaired_to(dfd, dir, "allnul", "", 8192, "", 1));
+        CHECK(repaired_to(dfd, dir, "partial", "2026-11-23T13:44:26.123456Z stdout one\n2026-11-23T13:4", 0,
+                          "2026-11-23T13:44:26.123456Z stdout one\n", 1));
+        CHECK(repaired_to(dfd, dir, "partialnul", "2026-11-23T13:44:26.123456Z stdout one\n2026-11-23T13:4",
+                          100, "2026-11-23T13:44:26.123456Z stdout one\n", 1));
+        CHECK(repaired_to(dfd, dir, "onlypartial", "2026-11-23T13:4", 0, "", 1));
+        /* NULs in the middle, whole lines after them: the torn stretch, from its line's start to
+         * the next newline, becomes a marker line of the same length; the lines around it stay. */
+        const char *hole = "2026-11-23T13:44:26.123456Z stdout one\n2026-11-23T13:44:26.1234"
+                           "\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0"
+                           "tdout three\n2026-11-23T13:44:26.123459Z stdout four\n";
+        size_t hl = 39 + 24 + 30 + 12 + 40;
+        const char *healed = "2026-11-23T13:44:26.123456Z stdout one\n"
+                             "[keel: 66 bytes torn by a power cut]-----------------------------\n"
+                             "2026-11-23T13:44:26.123459Z stdout four\n";
+        uint64_t lost = 0;
+        CHECK(put_bytes(dir, "hole", hole, hl));
+        CHECK(log_file_repair(dfd, "hole", &lost) == 1 && lost == 66 && has_bytes(dir, "hole", healed, hl));
+        CHECK(log_file_repair(dfd, "hole", &lost) == 0 &&
+              has_bytes(dir, "hole", healed, hl)); /* idempotent */
+        /* Two stretches, a short one (only dashes fit) and one at the end, with a partial line. */
+        CHECK(put_bytes(dir, "holes", "a\nb\0c\nd\n\0\0e\nf\0", 14));
+        CHECK(log_file_repair(dfd, "holes", &lost) == 1 && lost == 4 + 4 + 2 &&
+              has_bytes(dir, "holes", "a\n---\nd\n---\n", 12));
+
+        /* Lines longer than the chunk read at a time: the stretch starts at the last newline
+         * before the NUL even when that is chunks back, and ends at the next one, chunks on. */
+        size_t line = 200000, lines = 6, len = lines * line;
+        char *big = malloc(len + 200000);
+        CHECK(big != NULL);
+        if (big) {
+                for (size_t i = 0; i < lines; i++) {
+                        memset(big + i * line, 'a' + (char) i, line - 1);
+                        big[i * line + line - 1] = '\n';
+                }
+                memset(big + len, 0, 200000);
+                CHECK(put_bytes(dir, "big", big, len + 200000)); /* NULs from a line boundary on */
+                CHECK(log_file_repair(dfd, "big", NULL) == 1 && has_bytes(dir, "big", big, len));
+                memset(big + 2 * line + 150000, 0, 1024); /* in the middle of the third line */
+                CHECK(put_bytes(dir, "big", big, len));
+                CHECK(log_file_repair(dfd, "big", &lost) == 1 && lost == line);
+                char *want = malloc(len);
+                if (want) {
+                        memcpy(want, big, len);
+                        memset(want + 2 * line, '-', line - 1);
+                        snprintf(want + 2 * line, 60, LOG_FILE_LOST_MARK, line);
+                        want[2 * line + strlen(want + 2 * line)] = '-';
+                }
+                CHECK(want && has_bytes(dir, "big", want, len));
+                free(want);
+                free(big);
+        }
+
+        /* What a whole file costs to check, read from the disk rather than the page cache. */
+        static char rec[100];
+        memset(rec, 'r', sizeof rec);
+        rec[sizeof rec - 1] = '\n';
+        char cpath[512];
+        snprintf(cpath, sizeof cpath, "%s/cold", dir);
+        int cfd = open(cpath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        int wrong = cfd < 0;
+        for (int i = 0; cfd >= 0 && i < (1 << 20) / 100; i++)
+                wrong += write(cfd, rec, sizeof rec) != (ssize_t) sizeof rec;
+        wrong += cfd < 0 || fdatasync(cfd) < 0 || posix_fadvise(cfd, 0, 0, POSIX_FADV_DONTNEED) != 0;
+        safe_close(cfd);
+        uint64_t t0 = now_usec();
+        CHECK(wrong == 0 && log_file_repair(dfd, "cold", NULL) == 0);
+        printf("# checking a whole 1 MiB log file: %.2f ms (%s)\n", (double) (now_usec() - t0) / 1000.0,
+               dir);
+
+        /* Not regular files, and symlinks, are refused. */
+        char path[512];
+        snprintf(path, sizeof path, "%s/rlnk", dir);
+        CHECK(symlink("good", path) == 0);
+        CHECK(log_file_repair(dfd, "rlnk", NULL) == -ELOOP);
+        CHECK(has_bytes(dir, "good", good, strlen(good)));
+        snprintf(path, sizeof path, "%s/rfifo", dir);
+        CHECK(mkfifo(path, 0600) == 0);
+        CHECK(log_file_repair(dfd, "rfifo", NULL) == -EINVAL);
+        safe_close(dfd);
+}
+
+/* log_file_open() repairs the current file and the rotated ones it keeps, and appends after the
+ * last whole line; a NUL the container wrote lands as a space, so it is never taken for damage. */
+static void test_file_open_repairs(const char *dir) {
+        const char *l1 = "2026-11-23T13:44:26.123456Z stdout one\n";
+        const char *l2 = "2026-11-23T13:44:26.123456Z stdout two\n";
+        char buf[200] = { 0 };
+        size_t n = (size_t) snprintf(buf, sizeof buf, "%s%s", l1, "2026-11-23T1");
+        CHECK(put_bytes(dir, "torn", buf, n + 10));          /* a torn line, then NULs */
+        CHECK(put_bytes(dir, "torn.1", l1, strlen(l1) + 1)); /* NUL */
+        memset(buf, 0, sizeof buf);
+        CHECK(put_bytes(dir, "torn.2", buf, sizeof buf)); /* all NULs */
+        CHECK(put_bytes(dir, "torn.3", buf, 10));         /* beyond keep: not ours */
+
+        LogFile *f = NULL;
+        CHECK(log_file_open(dir, "torn", 8192, 2, &f) == 0 && f);
+        CHECK(f && log_file_append(f, T0 + 1, LOG_STREAM_STDOUT, "t\0o", 3) == 0);
+        log_file_close(f);
+        const char *want =
+                "2026-11-23T13:44:26.123456Z stdout one\n2026-11-23T13:44:26.123457Z stdout t o\n";
+        CHECK(has_bytes(dir, "torn", want, strlen(want)));
+        CHECK(has_bytes(dir, "torn.1", l1, strlen(l1)));
+        CHECK(file_size(dir, "torn.2") == 0);
+        CHECK(file_size(dir, "torn.3") == 10);
+
+        f = NULL;
+        CHECK(log_file_open(dir, "torn", 8192, 2, &f) == 0 && f); /* nothing to cut now */
+        CHECK(f && log_file_append(f, T0, LOG_STREAM_STDOUT, "two", 3) == 0);
+        log_file_close(f);
+        char both[200];
+        snprintf(both, sizeof both, "%s%s", want, l2);
+        CHECK(has_bytes(dir, "torn", both, strlen(both)));
+}
+
+/* For loops: counts only a failure, so the TAP numbering does not depend on the loop's length. */
+#define CHECK_SILENT(cond)                                                                                  \
+        do {                                                                                                \
+                if (!(cond))                                                                                \
+                        CHECK(!#cond);                                                                      \
+        } while (0)
+
+static double elapsed_ms(uint64_t since) {
+        return (double) (now_usec() - since) / 1000.0;
+}
+
+/* Writeback starts every LOG_FILE_SYNC_BYTES, or from the loop's timer after LOG_FILE_SYNC_USEC,
+ * and at rotation; never later. */
+static void test_file_sync(const char *dir) {
+        CHECK(loop_init() == 0);
+        LogFile *f = NULL;
+        CHECK(log_file_open(dir, "sync", 1 << 20, 1, &f) == 0 && f);
+        if (!f)
+                return;
+        CHECK(file_append_seq(f, T0, 1) == 0);
+        CHECK(log_file_synced(f) == 0); /* not yet: the timer is armed */
+        uint64_t start = now_usec();
+        for (int i = 0; i < 20 && log_file_synced(f) == 0; i++)
+                loop_run_once();
+        CHECK(log_file_synced(f) == 100);
+        CHECK(now_usec() - start >= LOG_FILE_SYNC_USEC / 2);
+
+        /* By size, without the timer, in whole pages: 100-byte records, so the 697th fills the
+         * 17th page, the first whole-page end 64 KiB past the last start. */
+        uint64_t seq = 2;
+        for (; seq < 1000 && log_file_synced(f) == 100; seq++)
+                CHECK_SILENT(file_append_seq(f, T0 + seq, seq) == 0);
+        CHECK(seq - 1 == 697 && log_file_synced(f) == 17 * 4096);
+        CHECK(file_append_seq(f, T0 + seq, seq) == 0); /* the timer is armed for the rest */
+        log_file_close(f); /* starts the rest, and disarms the timer: no call into freed memory */
+        CHECK(file_size(dir, "sync") == 69800);
+
+        /* What a start of writeback costs against waiting for it, each after 64 KiB appended. */
+        char path[512];
+        snprintf(path, sizeof path, "%s/cost", dir);
+        int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+        static char chunk[64 * 1024];
+        memset(chunk, 'c', sizeof chunk);
+        double t_range = 0, t_sync = 0;
+        int rounds = 20, failed = fd < 0;
+        for (int i = 0; fd >= 0 && i < rounds; i++) {
+                failed += write(fd, chunk, sizeof chunk) != (ssize_t) sizeof chunk;
+                uint64_t t = now_usec();
+                failed += sync_file_range(fd, (off_t) i * 2 * (off_t) sizeof chunk, sizeof chunk,
+                                          SYNC_FILE_RANGE_WRITE) < 0;
+                t_range += elapsed_ms(t);
+                failed += write(fd, chunk, sizeof chunk) != (ssize_t) sizeof chunk;
+                t = now_usec();
+                failed += fdatasync(fd) < 0;
+                t_sync += elapsed_ms(t);
+        }
+        safe_close(fd);
+        CHECK(failed == 0);
+        printf("# 64 KiB appended, then: sync_file_range(SYNC_FILE_RANGE_WRITE) %.3f ms, fdatasync %.3f ms"
+               " (mean of %d, %s)\n",
+               t_range / rounds, t_sync / rounds, rounds, dir);
+}
+
 int main(void) {
         test_format_time();
         test_ring_basic();
@@ -520,6 +757,9 @@ int main(void) {
         test_file_format(dir);
         test_file_rotation(dir);
         test_file_reopen(dir);
+        test_file_repair(dir);
+        test_file_open_repairs(dir);
+        test_file_sync(dir);
         test_file_full_disk();
         CHECK(nftw(base, rm_one, 16, FTW_DEPTH | FTW_PHYS) == 0);
         TAP_DONE();
