@@ -35,7 +35,12 @@
 
 #define KEEL_VERSION "0.1"
 
+/* Container logs persist only on the data disk: the root is RAM, where they would only compete
+ * with the containers for memory (the rings keep the recent lines). */
+#define LOG_DIR "/var/lib/keel/log"
+
 static KeelOptions options;
+static bool data_disk;
 static Manager *manager;
 static LoopSource signal_source = { .fd = -1 };
 
@@ -107,6 +112,11 @@ static _noreturn_ void shutdown_final(void) {
         if (manager)
                 manager_close_logs(manager);
         sync();
+        /* Every log file is closed and on the disk: the next boot need not read them. */
+        int r = data_disk ? log_dir_put_clean_mark(LOG_DIR) : 0;
+        if (r < 0)
+                log_warning_errno(r, "%s/%s: %m; the next boot checks every log file", LOG_DIR,
+                                  LOG_DIR_CLEAN_MARK);
         bool clean = true;
         if (umount2("/var/lib/keel", 0) < 0 && errno != EINVAL && errno != ENOENT) {
                 log_error_errno(errno, "unmount /var/lib/keel: %m");
@@ -311,7 +321,12 @@ int main(int argc, char **argv) {
         system_loopback_up();
         log_debug("hostname set, lo up");
         mount_cgroup();
-        bool data_disk = system_mount_data_disk() > 0;
+        data_disk = system_mount_data_disk() > 0;
+        /* A clean shutdown left its mark: the log files need no reading for damage. */
+        int logs_clean = data_disk ? log_dir_take_clean_mark(LOG_DIR) : 0;
+        if (logs_clean < 0)
+                log_warning_errno(logs_clean, "%s/%s: %m; the log files are checked for damage", LOG_DIR,
+                                  LOG_DIR_CLEAN_MARK);
         /* The kernel check only reports, so it runs beside the first containers rather than
          * before them; its child is reaped like any other. */
         pid_t probe = fork();
@@ -337,9 +352,8 @@ int main(int argc, char **argv) {
                 .boot_timeout_usec = options.ready_timeout_usec,
                 .on_settled = on_settled,
                 .on_all_stopped = on_all_stopped,
-                /* Logs persist only on the data disk: the root is RAM, where they would only
-                 * compete with the containers for memory (the rings keep the recent lines). */
-                .log_dir = data_disk ? "/var/lib/keel/log" : NULL,
+                .log_dir = data_disk ? LOG_DIR : NULL,
+                .logs_clean = logs_clean > 0,
                 .on_log = control_logs_notify,
                 .on_forget = control_forget_unit,
                 .on_state = control_state_notify,

@@ -575,7 +575,8 @@ static void logfilep(LogFile **f) {
         log_file_close(*f);
 }
 
-int log_file_open(const char *dir, const char *unit, uint64_t max_bytes, unsigned keep, LogFile **ret) {
+int log_file_open(const char *dir, const char *unit, uint64_t max_bytes, unsigned keep, bool check,
+                  LogFile **ret) {
         if (max_bytes == 0)
                 max_bytes = LOG_FILE_MAX_BYTES_DEFAULT;
         if (!unit_name_ok(unit) || max_bytes < LOG_FILE_MIN_BYTES || keep > LOG_FILE_KEEP_MAX)
@@ -593,11 +594,32 @@ int log_file_open(const char *dir, const char *unit, uint64_t max_bytes, unsigne
         f->unit = strdup(unit);
         if (!f->dir || !f->unit)
                 return -ENOMEM;
-        k = file_reopen(f, true);
+        k = file_reopen(f, check);
         if (k < 0)
                 return k;
         *ret = TAKE_PTR(f);
         return 0;
+}
+
+int log_dir_put_clean_mark(const char *dir) {
+        _cleanup_close_ int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dfd < 0) /* no directory, no file to vouch for */
+                return errno == ENOENT ? 0 : negative_errno();
+        _cleanup_close_ int fd =
+                openat(dfd, LOG_DIR_CLEAN_MARK, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
+        if (fd < 0 || fsync(dfd) < 0)
+                return negative_errno();
+        return 0;
+}
+
+int log_dir_take_clean_mark(const char *dir) {
+        _cleanup_close_ int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dfd < 0)
+                return errno == ENOENT ? 0 : negative_errno();
+        if (unlinkat(dfd, LOG_DIR_CLEAN_MARK, 0) < 0)
+                return errno == ENOENT ? 0 : negative_errno();
+        /* Before any line of this boot: a cut later must not find the mark still on the disk. */
+        return fsync(dfd) < 0 ? negative_errno() : 1;
 }
 
 int log_file_append(LogFile *f, uint64_t realtime_usec, LogStream stream, const char *line, size_t len) {

@@ -86,7 +86,16 @@ typedef struct LogFile LogFile;
  * An existing file's size counts, so rotation continues across reboots. The end that a power
  * cut tore off UNIT and the rotated files is cut first (log_file_repair()). -EINVAL on a unit name
  * with '/' or a leading '.', max_bytes < LOG_FILE_MIN_BYTES or keep > LOG_FILE_KEEP_MAX. */
-int log_file_open(const char *dir, const char *unit, uint64_t max_bytes, unsigned keep, LogFile **ret);
+int log_file_open(const char *dir, const char *unit, uint64_t max_bytes, unsigned keep, bool check,
+                  LogFile **ret);
+
+/* DIR/.clean says every log file in DIR was closed and synced by a clean shutdown: the next
+ * boot can open them without reading them for damage (check=false above). Put once the files
+ * are closed and synced; taken (removed, and the removal made durable before any new line is
+ * written) at boot. take returns 1 when it was there, 0 when not, else negative. */
+#define LOG_DIR_CLEAN_MARK ".clean"
+int log_dir_put_clean_mark(const char *dir);
+int log_dir_take_clean_mark(const char *dir);
 
 /* One write(2) per line, no fsync; NUL bytes and newlines in the line are written as spaces.
  * Writeback is started (sync_file_range, never waited for) every LOG_FILE_SYNC_BYTES, and by a

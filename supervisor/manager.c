@@ -537,7 +537,8 @@ static void store_line(Unit *u, const char *line, size_t len) {
         if (u->logs && log_ring_append(u->logs, now, LOG_STREAM_STDOUT, line, len) >= 0 && m->cfg.on_log)
                 m->cfg.on_log(u);
         if (m->cfg.log_dir && !u->logfile && !u->logfile_failed) {
-                int r = log_file_open(m->cfg.log_dir, u->name, 0, LOG_FILE_KEEP_DEFAULT, &u->logfile);
+                int r = log_file_open(m->cfg.log_dir, u->name, 0, LOG_FILE_KEEP_DEFAULT, !m->cfg.logs_clean,
+                                      &u->logfile);
                 u->logfile_failed = r < 0;
                 if (r < 0)
                         log_warning_errno(r, "%s: cannot open its log file in %s: %m", u->name,

@@ -143,6 +143,7 @@ typedef struct ManagerConfig {
         void (*on_settled)(Manager *m);     /* boot: no unit is STARTING any more */
         void (*on_all_stopped)(Manager *m); /* shutdown: every unit is down */
         const char *log_dir;                /* persistent logs; NULL: in memory only */
+        bool logs_clean;                    /* log_dir was left by a clean shutdown: nothing to repair */
         void (*on_log)(Unit *u);            /* a line was added to u->logs */
         void (*on_forget)(Unit *u);         /* u is about to be freed (reload removed it) */
         void (*on_state)(Unit *u);          /* u changed state */

@@ -320,7 +320,7 @@ static int file_append_seq(LogFile *f, uint64_t usec, uint64_t seq) {
 
 static void test_file_format(const char *dir) {
         LogFile *f = NULL;
-        CHECK(log_file_open(dir, "web", 0, LOG_FILE_KEEP_DEFAULT, &f) == 0 && f);
+        CHECK(log_file_open(dir, "web", 0, LOG_FILE_KEEP_DEFAULT, true, &f) == 0 && f);
         struct stat st;
         CHECK(stat(dir, &st) == 0 && S_ISDIR(st.st_mode));
         CHECK(log_file_append(f, T0, LOG_STREAM_STDOUT, "hello", 5) == 0);
@@ -343,23 +343,23 @@ static void test_file_format(const char *dir) {
         free(text);
 
         /* Names, sizes and counts out of range, and files that are not regular files. */
-        CHECK(log_file_open(dir, "a/b", 0, 3, &f) == -EINVAL);
-        CHECK(log_file_open(dir, ".hidden", 0, 3, &f) == -EINVAL);
-        CHECK(log_file_open(dir, "", 0, 3, &f) == -EINVAL);
-        CHECK(log_file_open(dir, "web", 4096, 3, &f) == -EINVAL);
-        CHECK(log_file_open(dir, "web", 0, LOG_FILE_KEEP_MAX + 1, &f) == -EINVAL);
+        CHECK(log_file_open(dir, "a/b", 0, 3, true, &f) == -EINVAL);
+        CHECK(log_file_open(dir, ".hidden", 0, 3, true, &f) == -EINVAL);
+        CHECK(log_file_open(dir, "", 0, 3, true, &f) == -EINVAL);
+        CHECK(log_file_open(dir, "web", 4096, 3, true, &f) == -EINVAL);
+        CHECK(log_file_open(dir, "web", 0, LOG_FILE_KEEP_MAX + 1, true, &f) == -EINVAL);
         char path[512];
         snprintf(path, sizeof path, "%s/lnk", dir);
         CHECK(symlink("/dev/null", path) == 0);
-        CHECK(log_file_open(dir, "lnk", 0, 3, &f) == -ELOOP);
+        CHECK(log_file_open(dir, "lnk", 0, 3, true, &f) == -ELOOP);
         snprintf(path, sizeof path, "%s/fifo", dir);
         CHECK(mkfifo(path, 0600) == 0);
-        CHECK(log_file_open(dir, "fifo", 0, 3, &f) == -ENXIO); /* and does not block */
+        CHECK(log_file_open(dir, "fifo", 0, 3, true, &f) == -ENXIO); /* and does not block */
 }
 
 static void test_file_rotation(const char *dir) {
         LogFile *f = NULL;
-        CHECK(log_file_open(dir, "rot", 8192, 2, &f) == 0);
+        CHECK(log_file_open(dir, "rot", 8192, 2, true, &f) == 0);
         int failed = 0;
         for (uint64_t seq = 1; seq <= 4 * 81; seq++) /* 81 records a file */
                 failed += file_append_seq(f, T0 + seq, seq) < 0;
@@ -381,7 +381,7 @@ static void test_file_rotation(const char *dir) {
         free(text);
 
         /* keep 0: the file starts over. */
-        CHECK(log_file_open(dir, "solo", 8192, 0, &f) == 0);
+        CHECK(log_file_open(dir, "solo", 8192, 0, true, &f) == 0);
         for (uint64_t seq = 1; seq <= 200; seq++)
                 file_append_seq(f, T0 + seq, seq);
         log_file_close(f);
@@ -391,11 +391,11 @@ static void test_file_rotation(const char *dir) {
 /* The size of what is there counts: after a reboot, rotation comes when it would have. */
 static void test_file_reopen(const char *dir) {
         LogFile *f = NULL;
-        CHECK(log_file_open(dir, "re", 8192, 1, &f) == 0);
+        CHECK(log_file_open(dir, "re", 8192, 1, true, &f) == 0);
         for (uint64_t seq = 1; seq <= 50; seq++)
                 file_append_seq(f, T0 + seq, seq);
         log_file_close(f);
-        CHECK(log_file_open(dir, "re", 8192, 1, &f) == 0);
+        CHECK(log_file_open(dir, "re", 8192, 1, true, &f) == 0);
         for (uint64_t seq = 51; seq <= 90; seq++)
                 file_append_seq(f, T0 + seq, seq);
         log_file_close(f);
@@ -432,7 +432,7 @@ static void full_disk_child(const char *mnt) {
         CHECK(fd >= 0 && write(fd, filler, sizeof filler) == (ssize_t) sizeof filler);
         safe_close(fd);
 
-        CHECK(log_file_open(mnt, "svc", 0, 3, &f) == 0);
+        CHECK(log_file_open(mnt, "svc", 0, 3, true, &f) == 0);
         if (!f)
                 return;
         uint64_t seq = 1, t = T0;
@@ -657,7 +657,7 @@ static void test_file_open_repairs(const char *dir) {
         CHECK(put_bytes(dir, "torn.3", buf, 10));         /* beyond keep: not ours */
 
         LogFile *f = NULL;
-        CHECK(log_file_open(dir, "torn", 8192, 2, &f) == 0 && f);
+        CHECK(log_file_open(dir, "torn", 8192, 2, true, &f) == 0 && f);
         CHECK(f && log_file_append(f, T0 + 1, LOG_STREAM_STDOUT, "t\0o", 3) == 0);
         log_file_close(f);
         const char *want =
@@ -668,12 +668,31 @@ static void test_file_open_repairs(const char *dir) {
         CHECK(file_size(dir, "torn.3") == 10);
 
         f = NULL;
-        CHECK(log_file_open(dir, "torn", 8192, 2, &f) == 0 && f); /* nothing to cut now */
+        CHECK(log_file_open(dir, "torn", 8192, 2, true, &f) == 0 && f); /* nothing to cut now */
         CHECK(f && log_file_append(f, T0, LOG_STREAM_STDOUT, "two", 3) == 0);
         log_file_close(f);
         char both[200];
         snprintf(both, sizeof both, "%s%s", want, l2);
         CHECK(has_bytes(dir, "torn", both, strlen(both)));
+}
+
+/* The clean-shutdown mark: taken once, and a file opened without the check is left as it is. */
+static void test_clean_mark(const char *dir) {
+        CHECK(log_dir_take_clean_mark(dir) == 0);
+        CHECK(log_dir_put_clean_mark(dir) == 0);
+        CHECK(file_size(dir, LOG_DIR_CLEAN_MARK) == 0);
+        CHECK(log_dir_take_clean_mark(dir) == 1);
+        CHECK(file_size(dir, LOG_DIR_CLEAN_MARK) == UINT64_MAX); /* gone */
+        CHECK(log_dir_take_clean_mark(dir) == 0);
+        CHECK(log_dir_take_clean_mark("/nonexistent/keel-log") == 0);
+        CHECK(log_dir_put_clean_mark("/nonexistent/keel-log") == 0);
+
+        const char torn[] = "2026-11-23T13:44:26.123456Z stdout one\n2026-11";
+        CHECK(put_bytes(dir, "unchecked", torn, sizeof torn - 1));
+        LogFile *f = NULL;
+        CHECK(log_file_open(dir, "unchecked", 8192, 1, false, &f) == 0 && f);
+        log_file_close(f);
+        CHECK(has_bytes(dir, "unchecked", torn, sizeof torn - 1));
 }
 
 /* For loops: counts only a failure, so the TAP numbering does not depend on the loop's length. */
@@ -692,7 +711,7 @@ static double elapsed_ms(uint64_t since) {
 static void test_file_sync(const char *dir) {
         CHECK(loop_init() == 0);
         LogFile *f = NULL;
-        CHECK(log_file_open(dir, "sync", 1 << 20, 1, &f) == 0 && f);
+        CHECK(log_file_open(dir, "sync", 1 << 20, 1, true, &f) == 0 && f);
         if (!f)
                 return;
         CHECK(file_append_seq(f, T0, 1) == 0);
@@ -759,6 +778,7 @@ int main(void) {
         test_file_reopen(dir);
         test_file_repair(dir);
         test_file_open_repairs(dir);
+        test_clean_mark(dir);
         test_file_sync(dir);
         test_file_full_disk();
         CHECK(nftw(base, rm_one, 16, FTW_DEPTH | FTW_PHYS) == 0);
