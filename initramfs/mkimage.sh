@@ -6,7 +6,7 @@
 #   initramfs/mkimage.sh --out DIR --bin BINDIR [--units DIR] [--rootfs NAME=DIR]...
 #                        [--cmdline "OPTS"] [--kernel BZIMAGE] [--file SRC=DST]...
 #
-#   --out DIR          where vmlinuz, initrd.lz4 and keel.iso are written
+#   --out DIR          where vmlinuz, initrd.gz and keel.iso are written
 #   --bin BINDIR       directory with keel's static keel-init and initctl (meson build dir)
 #   --units DIR        *.container files baked into /etc/keel/units (default: the repo's units/)
 #   --rootfs NAME=DIR  copy DIR to /usr/share/keel/rootfs/NAME (repeatable); a BusyBox
@@ -106,7 +106,7 @@ done
 for f in "$ISOLINUX_BIN" "$ISOHYBRID_MBR" "$LDLINUX_C32"; do
 	[ -r "$f" ] || die "$f missing (apt-get install isolinux syslinux-common)"
 done
-for t in cpio lz4 xorriso; do
+for t in cpio gzip xorriso; do
 	command -v "$t" >/dev/null || die "$t not found (apt-get install $t)"
 done
 if [ "$units_given" = 0 ]; then
@@ -199,27 +199,25 @@ for i in "${!file_srcs[@]}"; do
 done
 
 mkdir -p "$out"
-for a in vmlinuz initrd.gz initrd.lz4 keel.iso; do rm -f "$out/$a"; done
+for a in vmlinuz initrd.gz keel.iso; do rm -f "$out/$a"; done
 cp "$kernel" "$out/vmlinuz"
 
 # Reproducible archive: sorted names, root ownership, no mtimes newer than
-# SOURCE_DATE_EPOCH (LZ4 frames carry no timestamp).
+# SOURCE_DATE_EPOCH, no timestamp in the gzip header.
 if [ -n "${SOURCE_DATE_EPOCH:-}" ]; then
 	case "$SOURCE_DATE_EPOCH" in *[!0-9]*) die "SOURCE_DATE_EPOCH='$SOURCE_DATE_EPOCH' is not a number" ;; esac
 	find "$root" -newermt "@$SOURCE_DATE_EPOCH" -exec touch -h -d "@$SOURCE_DATE_EPOCH" {} +
 	touch -d "@$SOURCE_DATE_EPOCH" "$out/vmlinuz"
 fi
-# LZ4 in the legacy format the kernel reads: 15% larger than gzip -9, but the kernel unpacks it
-# several times faster, and /init waits for the unpacking (kernel/keel.config, CONFIG_RD_LZ4).
-log "writing initrd.lz4"
+log "writing initrd.gz"
 (cd "$root" && find . -mindepth 1 -printf '%P\n' | LC_ALL=C sort |
-	cpio --quiet -o -H newc -R 0:0 --reproducible) | lz4 -l -9 -q >"$out/initrd.lz4"
+	cpio --quiet -o -H newc -R 0:0 --reproducible) | gzip -9 -n >"$out/initrd.gz"
 
 log "writing keel.iso"
 iso=$tmp/iso
 mkdir -p "$iso/isolinux" "$iso/boot"
 cp "$ISOLINUX_BIN" "$LDLINUX_C32" "$iso/isolinux/"
-cp "$out/vmlinuz" "$out/initrd.lz4" "$iso/boot/"
+cp "$out/vmlinuz" "$out/initrd.gz" "$iso/boot/"
 # serial 0 115200 mirrors isolinux to ttyS0 so headless machines show the
 # boot; prompt 0 + timeout 0 boot "keel" at once without waiting for a key.
 cat >"$iso/isolinux/isolinux.cfg" <<EOF
@@ -229,7 +227,7 @@ timeout 0
 default keel
 label keel
   kernel /boot/vmlinuz
-  append initrd=/boot/initrd.lz4 $BASE_CMDLINE${cmdline:+ $cmdline}
+  append initrd=/boot/initrd.gz $BASE_CMDLINE${cmdline:+ $cmdline}
 EOF
 if [ -n "${SOURCE_DATE_EPOCH:-}" ]; then
 	find "$iso" -exec touch -h -d "@$SOURCE_DATE_EPOCH" {} +
@@ -242,7 +240,7 @@ xorriso -as mkisofs -quiet -o "$out/keel.iso" -V KEEL -R -J \
 	"$iso" 2>"$tmp/xorriso.log" || { cat "$tmp/xorriso.log" >&2; die "xorriso failed"; }
 
 log "done in $(($(date +%s) - start))s"
-for a in vmlinuz initrd.lz4 keel.iso; do
+for a in vmlinuz initrd.gz keel.iso; do
 	awk -v n="$a" -v s="$(stat -c %s "$out/$a")" -v p="$out/$a" \
 		'BEGIN { printf "%-10s %6.1f MiB  %s\n", n, s / 1048576, p }'
 done
