@@ -17,7 +17,8 @@ Per run:
   ready       guest uptime of "keel: ready:"
   PID1>exec   1st exec minus PID 1: PID 1's own part, from its first line to the first exec
   poweroff    host wall time from typing poweroff to QEMU's exit
-The wall times include firmware and isolinux; the uptimes start when the kernel does.
+The wall times include firmware and isolinux (not with --direct); the uptimes start when the
+kernel does.
 """
 from __future__ import annotations
 
@@ -60,8 +61,17 @@ def first_stamp(lines: list[str], pattern: str) -> float | None:
     return None
 
 
-def one_run(iso: Path, n: int, scale: float | None) -> dict:
-    vm = KeelVM(iso, name=f"bench-{n}", timeout_scale=scale)
+def direct_args(iso: Path) -> list[str]:
+    """QEMU loads the ISO's kernel and initramfs itself (-kernel/-initrd): no firmware boot
+    from the CD, no isolinux. The command line is the ISO's (initramfs/mkimage.sh)."""
+    initrd = next((iso.parent / n for n in ("initrd.lz4", "initrd.gz") if (iso.parent / n).exists()), None)
+    if initrd is None:
+        raise FileNotFoundError(f"no initrd beside {iso}")
+    return ["-kernel", str(iso.parent / "vmlinuz"), "-initrd", str(initrd), "-append", "console=ttyS0 quiet"]
+
+
+def one_run(iso: Path, n: int, scale: float | None, direct: bool = False) -> dict:
+    vm = KeelVM(iso, name=f"bench-{n}", timeout_scale=scale, extra_qemu_args=direct_args(iso) if direct else ())
     try:
         vm.start()
         vm.wait_console(r"keel: PID 1 started", timeout=120)
@@ -140,6 +150,9 @@ def main() -> int:
     ap.add_argument("--iso", type=Path, default=None, help="image to boot (default KEEL_IMAGE/keel.iso)")
     ap.add_argument("--compare", type=Path, default=None, metavar="OLD_ISO",
                     help="also boot this image in every run, alternating with --iso, and compare")
+    ap.add_argument("--direct", action="store_true",
+                    help="boot the kernel and initramfs beside each ISO with QEMU's -kernel/-initrd "
+                         "(no firmware CD boot, no isolinux) instead of the ISO")
     ap.add_argument("--json", type=Path, default=None, help="also write the figures to this file")
     ap.add_argument("--timeout-scale", type=float, default=None, help="multiply timeouts (default KEEL_TIMEOUT_SCALE)")
     args = ap.parse_args()
@@ -154,6 +167,7 @@ def main() -> int:
             return 1
     accel = qemu_accel(iso.parent / "vmlinuz")
     print(f"keel boot benchmark: {iso}{f' against {isos[1]}' if len(isos) > 1 else ''}, {args.runs} run(s), "
+          f"{'direct kernel boot (-kernel/-initrd), ' if args.direct else ''}"
           f"QEMU accelerator: {accel}"
           f"{' (software emulation: expect slower figures than on hardware or KVM)' if accel == 'tcg' else ''}")
 
@@ -165,7 +179,7 @@ def main() -> int:
             order.reverse()
         for k in order:
             try:
-                r = one_run(isos[k], n, args.timeout_scale)
+                r = one_run(isos[k], n, args.timeout_scale, args.direct)
             except KeelVMError as e:
                 print(f"bench: run {n} of {isos[k]} failed:\n{e}", file=sys.stderr)
                 return 1
