@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Seccomp for containers: moby's default profile (or an OCI JSON profile), compiled once per
- * unit in the parent with libseccomp, exported as classic BPF and installed in the child
- * with the raw seccomp() syscall.
+ * Seccomp for containers: moby's default profile (or an OCI JSON profile), compiled with
+ * libseccomp, exported as classic BPF and installed in the child with the raw seccomp()
+ * syscall. The default profile's usual capability sets are compiled at build time by
+ * seccomp-gen.c with this very code and embedded (seccomp-default.c); PID 1 compiles at run
+ * time only other capability sets and JSON profiles.
  *
  * The default profile denies with EPERM what moby's default.json denies, but the filter's
  * default action is ENOSYS: every syscall number libseccomp knows gets an explicit rule
@@ -93,7 +95,7 @@ static const char *const allow_always[] = {
         /* moby: "minKernel 4.8", which fixed the ptrace bypass of seccomp; keel's kernel is newer. */
         "ptrace", "process_vm_readv", "process_vm_writev",
         /* moby: only on x86 ("amd64", "x32", "x86"), and on an x86-64 host moby applies them to
-         * all three ABIs. seccomp_program_default() refuses other hosts. */
+         * all three ABIs. seccomp_context_new() refuses other hosts. */
         "arch_prctl", "modify_ldt",
 };
 /* clang-format on */
@@ -360,7 +362,17 @@ int seccomp_program_export(scmp_filter_ctx ctx, SeccompProgram *ret, char *err, 
         return 0;
 }
 
-int seccomp_program_default(uint64_t caps, SeccompProgram *ret, char *err, size_t errlen) {
+/* The capabilities the default profile looks at: a filter compiled for caps & mask is the
+ * filter for caps, so the build-time table (seccomp-default.c) serves every unit whose other
+ * capabilities differ. */
+uint64_t seccomp_default_caps_mask(void) {
+        uint64_t mask = CAP(CAP_SYS_ADMIN); /* clone's and clone3's rules */
+        for (size_t i = 0; i < ELEMENTSOF(allow_with_cap); i++)
+                mask |= CAP(allow_with_cap[i].cap);
+        return mask;
+}
+
+int seccomp_program_compile_default(uint64_t caps, SeccompProgram *ret, char *err, size_t errlen) {
         _cleanup_seccomp_ scmp_filter_ctx ctx = NULL;
         int r = seccomp_context_new(SCMP_ACT_ERRNO(ENOSYS), &ctx, err, errlen);
         if (r < 0)

@@ -173,8 +173,8 @@ class KeelVM:
     # ---- process ------------------------------------------------------------------------------
 
     def qemu_command(self) -> list[str]:
-        # q35: -cdrom is an AHCI drive; on "pc" the kernel waits ~0.35 s for the PIIX chipset's
-        # two empty PATA ports (README, "The kernel"). KEEL_MACHINE overrides.
+        # q35, as ./dev run boots it (the kernel has no ATA drivers, so the CD's controller costs
+        # nothing on either machine: README, "The kernel"). KEEL_MACHINE overrides.
         machine = os.environ.get("KEEL_MACHINE", "q35")
         return ["qemu-system-x86_64", "-M", machine, "-accel", self.accel, "-m", str(self.memory), "-smp", str(self.smp),
                 "-cdrom", str(self.iso), "-display", "none", "-monitor", "none", "-no-reboot",

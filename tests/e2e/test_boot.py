@@ -131,6 +131,8 @@ def test_initctl_exit_codes(vm):
 
 
 def test_pid1_logs_to_kmsg(vm):
+    # The kernel check runs once the units are up, so it may still be running after "ready".
+    vm.wait_console(r"keel: kernel check: [^\n]*\n", timeout=60)
     # Tagged so that run() does not take them for interleaved console lines.
     out = vm.check(r"dmesg | sed -n 's/^\[ *[0-9.]*\] keel: /KMSG:/p'")
     assert "KMSG:PID 1 started (keel" in out, out

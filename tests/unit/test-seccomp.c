@@ -11,6 +11,7 @@
 #include <linux/audit.h>
 #include <linux/capability.h>
 #include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdint.h>
@@ -331,6 +332,197 @@ static void test_sys_admin(void) {
         seccomp_program_free(&prog);
 }
 
+/* ---- the build-time table (seccomp-gen.c) against libseccomp now -------------------------------- */
+
+/* A classic BPF interpreter for the instructions libseccomp emits (loads from seccomp_data,
+ * ALU, jumps, returns); anything else is a failure of the test, not a verdict. */
+static bool bpf_eval(const struct sock_filter *insns, unsigned len, const struct seccomp_data *d,
+                     uint32_t *ret) {
+        uint32_t a = 0, x = 0, mem[BPF_MEMWORDS] = { 0 };
+        for (unsigned pc = 0; pc < len; pc++) {
+                const struct sock_filter *f = &insns[pc];
+                uint32_t k = f->k, src = BPF_SRC(f->code) == BPF_X ? x : k;
+                switch (BPF_CLASS(f->code)) {
+                case BPF_LD:
+                case BPF_LDX: {
+                        uint32_t v;
+                        if (BPF_MODE(f->code) == BPF_ABS && k % 4 == 0 && k + 4 <= sizeof *d)
+                                memcpy(&v, (const char *) d + k, 4);
+                        else if (BPF_MODE(f->code) == BPF_IMM)
+                                v = k;
+                        else if (BPF_MODE(f->code) == BPF_MEM && k < BPF_MEMWORDS)
+                                v = mem[k];
+                        else
+                                return false;
+                        *(BPF_CLASS(f->code) == BPF_LD ? &a : &x) = v;
+                        break;
+                }
+                case BPF_ST:
+                case BPF_STX:
+                        if (k >= BPF_MEMWORDS)
+                                return false;
+                        mem[k] = BPF_CLASS(f->code) == BPF_ST ? a : x;
+                        break;
+                case BPF_ALU:
+                        switch (BPF_OP(f->code)) {
+                        case BPF_AND:
+                                a &= src;
+                                break;
+                        case BPF_OR:
+                                a |= src;
+                                break;
+                        case BPF_ADD:
+                                a += src;
+                                break;
+                        case BPF_SUB:
+                                a -= src;
+                                break;
+                        case BPF_RSH:
+                                a = src < 32 ? a >> src : 0;
+                                break;
+                        case BPF_LSH:
+                                a = src < 32 ? a << src : 0;
+                                break;
+                        default:
+                                return false;
+                        }
+                        break;
+                case BPF_JMP:
+                        if (BPF_OP(f->code) == BPF_JA)
+                                pc += k;
+                        else {
+                                bool c = BPF_OP(f->code) == BPF_JEQ   ? a == src
+                                         : BPF_OP(f->code) == BPF_JGT ? a > src
+                                         : BPF_OP(f->code) == BPF_JGE ? a >= src
+                                                                      : (a & src) != 0;
+                                pc += c ? f->jt : f->jf;
+                        }
+                        break;
+                case BPF_RET:
+                        *ret = BPF_RVAL(f->code) == BPF_A ? a : k;
+                        return true;
+                case BPF_MISC:
+                        if (BPF_MISCOP(f->code) == BPF_TAX)
+                                x = a;
+                        else
+                                a = x;
+                        break;
+                default:
+                        return false;
+                }
+        }
+        return false; /* fell off the end: the kernel would have refused the program */
+}
+
+/* First arguments across every bound the default profile tests (socket families around
+ * AF_ALG and AF_VSOCK, personality values, clone's namespace flags), then junk everywhere. */
+static const uint64_t arg_values[] = {
+        0,          1,           2,          8,          10,         37,         38,
+        39,         40,          41,         0x11,       0x20000,    0x20008,    0x12345,
+        0xffffffff, 0x100000026, 0x02000000, 0x04000000, 0x08000000, 0x10000000, 0x20000000,
+        0x40000000, 0x7E020000,  0x00020000, 0x01200011, UINT64_MAX,
+};
+
+/* Every syscall number below 1100 of the three ABIs x every argument vector: how many
+ * verdicts differ between two programs (or cannot be evaluated). */
+static unsigned long verdicts_differ(const struct sock_filter *a, unsigned alen, const struct sock_filter *b,
+                                     unsigned blen, unsigned long *checked) {
+        static const struct {
+                uint32_t arch, bias;
+        } abis[] = { { AUDIT_ARCH_X86_64, 0 }, { AUDIT_ARCH_I386, 0 }, { AUDIT_ARCH_X86_64, 0x40000000 } };
+        unsigned long differ = 0;
+        *checked = 0;
+        for (size_t abi = 0; abi < ELEMENTSOF(abis); abi++)
+                for (int nr = 0; nr < 1100; nr++)
+                        for (size_t v = 0; v < ELEMENTSOF(arg_values) + 1; v++) {
+                                struct seccomp_data d = { .nr = (int) ((uint32_t) nr | abis[abi].bias),
+                                                          .arch = abis[abi].arch };
+                                for (int i = 0; i < 6; i++)
+                                        d.args[i] = v < ELEMENTSOF(arg_values) ? (i == 0 ? arg_values[v] : 0)
+                                                                               : UINT64_C(0x100000001);
+                                uint32_t va = 0, vb = 0;
+                                bool oka = bpf_eval(a, alen, &d, &va), okb = bpf_eval(b, blen, &d, &vb);
+                                (*checked)++;
+                                if (!oka || !okb || va != vb) {
+                                        if (++differ <= 5)
+                                                printf("# abi %zu nr %d vector %zu: %#x vs %#x\n", abi, nr,
+                                                       v, va, vb);
+                                }
+                        }
+        return differ;
+}
+
+/* Every program of the build-time table is what libseccomp compiles now for its capabilities:
+ * the same instructions, and the same verdict for every syscall, ABI and argument vector. */
+static void test_precompiled(void) {
+        CHECK(seccomp_n_precompiled >= 2);
+        for (size_t i = 0; i < seccomp_n_precompiled; i++) {
+                const SeccompPrecompiled *pc = &seccomp_precompiled[i];
+                SeccompProgram now = { 0 };
+                char err[256] = "";
+                if (seccomp_program_compile_default(pc->caps, &now, err, sizeof err) < 0) {
+                        printf("# %s\n", err);
+                        CHECK(!"compile the precompiled set at run time");
+                        continue;
+                }
+                printf("# precompiled set %zu: capabilities %#llx, %u instructions (now: %u)\n", i,
+                       (unsigned long long) pc->caps, pc->len, now.len);
+                CHECK(pc->caps == (pc->caps & seccomp_default_caps_mask()));
+                CHECK(pc->len == now.len);
+                CHECK(pc->len == now.len && memcmp(pc->insns, now.insns, now.len * sizeof *now.insns) == 0);
+                unsigned long checked = 0;
+                unsigned long differ = verdicts_differ(pc->insns, pc->len, now.insns, now.len, &checked);
+                printf("# %lu verdicts compared\n", checked);
+                CHECK(checked > 3 * 1024 && differ == 0);
+                seccomp_program_free(&now);
+        }
+
+        /* Docker's set is in the table, and so is every set differing from it only in
+         * capabilities the profile does not look at. */
+        const SeccompPrecompiled *def = seccomp_precompiled_find(CAPS_DEFAULT);
+        CHECK(def != NULL);
+        CHECK(seccomp_precompiled_find(CAPS_DEFAULT | CAP(CAP_NET_ADMIN) | CAP(CAP_SYS_RESOURCE)) == def);
+        CHECK(seccomp_precompiled_find(CAPS_DEFAULT | CAP(CAP_SYS_ADMIN)) != NULL);
+        CHECK(seccomp_precompiled_find(CAPS_DEFAULT | CAP(CAP_SYS_ADMIN)) != def);
+        CHECK(seccomp_precompiled_find(CAPS_DEFAULT | CAP(CAP_SYS_PTRACE)) == NULL);
+
+        /* seccomp_program_default() hands out a copy of the table's program. */
+        SeccompProgram got = { 0 };
+        char err[256] = "";
+        CHECK(seccomp_program_default(CAPS_DEFAULT | CAP(CAP_NET_ADMIN), &got, err, sizeof err) == 0);
+        CHECK(def && got.insns && got.insns != def->insns && got.len == def->len &&
+              memcmp(got.insns, def->insns, def->len * sizeof *def->insns) == 0);
+        seccomp_program_free(&got);
+
+        /* The mask is right: a capability outside it changes nothing libseccomp compiles. */
+        SeccompProgram base = { 0 };
+        CHECK(seccomp_program_compile_default(CAPS_DEFAULT, &base, err, sizeof err) == 0);
+        unsigned same = 0, outside = 0;
+        for (int c = 0; c <= CAP_LAST_CAP; c++) {
+                if (seccomp_default_caps_mask() & CAP(c) || CAPS_DEFAULT & CAP(c))
+                        continue;
+                outside++;
+                SeccompProgram p = { 0 };
+                if (seccomp_program_compile_default(CAPS_DEFAULT | CAP(c), &p, err, sizeof err) == 0 &&
+                    p.len == base.len && memcmp(p.insns, base.insns, p.len * sizeof *p.insns) == 0)
+                        same++;
+                else
+                        printf("# capability %d changes the compiled program but is outside the mask\n", c);
+                seccomp_program_free(&p);
+        }
+        CHECK(outside > 0 && same == outside);
+        /* And one inside it does change it (so the comparison above can fail). */
+        SeccompProgram ptrace = { 0 };
+        CHECK(seccomp_program_compile_default(CAPS_DEFAULT | CAP(CAP_SYS_PTRACE), &ptrace, err,
+                                              sizeof err) == 0);
+        CHECK(ptrace.len != base.len ||
+              memcmp(ptrace.insns, base.insns, base.len * sizeof *base.insns) != 0);
+        unsigned long checked = 0;
+        CHECK(verdicts_differ(ptrace.insns, ptrace.len, base.insns, base.len, &checked) > 0);
+        seccomp_program_free(&ptrace);
+        seccomp_program_free(&base);
+}
+
 /* The profile text in a memfd, reachable by path as /proc/self/fd/N. */
 static int profile_fd(const char *text, char *path, size_t pathlen) {
         int fd = memfd_create("profile.json", MFD_CLOEXEC);
@@ -512,6 +704,7 @@ int main(void) {
                 return 0;
         }
         test_compile();
+        test_precompiled();
         test_default_caps();
         test_fork();
         test_sys_admin();
