@@ -26,6 +26,7 @@ UNITS = {
     "other": f"[Container]\n{BB}\nExec=/bin/sh -c 'trap \"exit 0\" TERM; echo other-up; {SLEEP}'\n",
 }
 CAP = 1024  # CONTROL_CLIENTS_MAX
+FOLLOWERS_MAX = 256  # CONTROL_FOLLOWERS_MAX
 
 
 @pytest.fixture(scope="module")
@@ -168,6 +169,49 @@ def test_past_the_cap_the_least_recently_active_make_way(load):
         with pytest.raises(BlockingIOError):
             idle[-1].recv(1)
     finally:
+        close_all(idle)
+
+
+def test_followers_are_bounded_in_number(load):
+    base = quiet_base(load)
+    fs = followers(load, FOLLOWERS_MAX + 20, "quiet")
+    try:
+        # The newest followers got in; the least recently served made way for them.
+        wait_until(lambda: pid1_sockets(load) == base + FOLLOWERS_MAX, "followers capped")
+        fs[-1].settimeout(10)
+        assert fs[-1].recv(100).startswith(b"keel1 0\n")
+        fs[0].settimeout(10)
+        assert fs[0].recv(100) == b"keel1 0\n" and fs[0].recv(100) == b"", "the oldest was closed"
+        rc, out = load.enter("/bin/initctl", "status")
+        assert rc == 0, out
+    finally:
+        close_all(fs)
+
+
+def pid1_cpu_ticks(pid1):
+    fields = open(f"/proc/{pid1.init_pid()}/stat").read().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])  # utime + stime
+
+
+def test_out_of_fds_pid1_drops_the_oldest_and_does_not_spin(load):
+    base = quiet_base(load)
+    pid = load.init_pid()
+    nfds = len(os.listdir(f"/proc/{pid}/fd"))
+    old = resource.prlimit(pid, resource.RLIMIT_NOFILE)
+    resource.prlimit(pid, resource.RLIMIT_NOFILE, (nfds + 40, old[1]))
+    idle = []
+    try:
+        idle = [connect(load) for _ in range(100)]  # 60 more than PID 1 has fds for
+        ticks = pid1_cpu_ticks(load)
+        time.sleep(2)
+        # A listener that cannot accept stays readable: PID 1 must not poll it in a loop.
+        assert pid1_cpu_ticks(load) - ticks < 50, "PID 1 spins on its listener"
+        rc, out = load.enter("/bin/initctl", "status")
+        assert rc == 0 and re.search(r"^quiet +running", out, re.M), out
+        idle[0].settimeout(10)
+        assert idle[0].recv(200) == b"keel1 1\nbusy: dropped to make room for newer clients\n"
+    finally:
+        resource.prlimit(pid, resource.RLIMIT_NOFILE, old)
         close_all(idle)
 
 
