@@ -135,6 +135,13 @@ static int request(const char *verb, const char *req, size_t len, bool follow) {
                 fprintf(stderr, "initctl: PID 1 closed the connection without a reply\n");
                 return 1;
         }
+        /* PID 1 never ends a follower's stream unless it has to: the unit was removed, the
+         * machine goes down, or this reader stopped reading for too long. */
+        if (follow && streq(verb, "logs") && code == 0) {
+                fprintf(stderr, "initctl: PID 1 ended the stream (the unit was removed, the machine is going "
+                                "down, or this reader was too slow)\n");
+                return 1;
+        }
         return code;
 }
 

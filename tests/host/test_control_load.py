@@ -8,6 +8,7 @@ import os
 import re
 import resource
 import socket
+import subprocess
 import threading
 import time
 
@@ -34,7 +35,14 @@ def load(tmp_path_factory):
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, 4096)), hard))
     for pid1 in module_pid1(tmp_path_factory, "ctlload", UNITS):
-        pid1.base_sockets = pid1_sockets(pid1)  # the listener and PID 1's own
+        for up in (r"quiet\| quiet-up", r"other\| other-up", r"burst\| burst-line"):
+            pid1.wait_for(up)
+        # The listener and PID 1's own, once no spawn holds a status socket any more.
+        counts = [pid1_sockets(pid1)]
+        while len(counts) < 10 or len(set(counts[-10:])) > 1:
+            time.sleep(0.1)
+            counts.append(pid1_sockets(pid1))
+        pid1.base_sockets = counts[-1]
         yield pid1
 
 
@@ -67,11 +75,17 @@ def pid1_sockets(pid1):
     return n
 
 
-def wait_until(cond, what, timeout=60):
+def wait_until(cond, what, timeout=60, pid1=None):
     deadline = time.monotonic() + timeout
     while not cond():
         if time.monotonic() > deadline:
-            raise AssertionError(f"not within {timeout}s: {what}")
+            more = ""
+            if pid1:
+                fd_dir = f"/proc/{pid1.init_pid()}/fd"
+                fds = sorted(os.readlink(f"{fd_dir}/{fd}") for fd in os.listdir(fd_dir))
+                lines = [l for l in pid1.lines if "burst-line" not in l][-20:]
+                more = "\nPID 1's fds: " + " ".join(fds) + "\nits last lines:\n" + "\n".join(lines)
+            raise AssertionError(f"not within {timeout}s: {what}{more}")
         time.sleep(0.1)
 
 
@@ -133,7 +147,8 @@ def test_stalled_followers_are_dropped(load):
         assert rc == 0, out
         # None of the 40 reads: each has lines waiting and makes no progress, so each is
         # dropped (CONTROL_TIMEOUT after it stalled). PID 1 holds their sockets no longer.
-        wait_until(lambda: pid1_sockets(load) <= base + 1, "the 40 stalled followers dropped", timeout=90)
+        wait_until(lambda: pid1_sockets(load) <= base + 1, "the 40 stalled followers dropped", timeout=90,
+                   pid1=load)
         # The follower that reads stays, with the burst (lines it could not keep up with are
         # skipped and counted, not queued without bound).
         wait_until(lambda: b"".join(got).count(b"burst-line") >= 1000, "the reader got the burst")
@@ -213,6 +228,26 @@ def test_out_of_fds_pid1_drops_the_oldest_and_does_not_spin(load):
     finally:
         resource.prlimit(pid, resource.RLIMIT_NOFILE, old)
         close_all(idle)
+
+
+def test_initctl_follower_that_stalls_is_dropped_and_says_so(load):
+    base = quiet_base(load)
+    # Its stdout is a pipe nobody reads yet: initctl blocks writing, stops reading its socket.
+    p = subprocess.Popen(["nsenter", "-t", str(load.init_pid()), "-m", "-p", "-u", "-n", "-i", "-r",
+                          "/bin/initctl", "logs", "-f", "-n", "0", "burst"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        wait_until(lambda: pid1_sockets(load) >= base + 1, "PID 1 accepted the follower")
+        rc, out = load.enter("/bin/initctl", "restart", "burst")
+        assert rc == 0, out
+        wait_until(lambda: pid1_sockets(load) <= base, "the stalled follower dropped", timeout=90, pid1=load)
+        out, err = p.communicate(timeout=60)  # reads the pipe at last: initctl drains and ends
+        assert p.returncode == 1, err
+        assert b"burst-line" in out and b"initctl: PID 1 ended the stream" in err, err
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
 
 
 def test_poweroff_gets_through_the_crowd(load):
