@@ -70,7 +70,8 @@ static void sleep_ns(uint64_t ns) {
 static void usage(FILE *f) {
         fputs("usage: keel-bench-supervisor crash-once DIR DELAY_MS\n"
               "       keel-bench-supervisor orphans -n N\n"
-              "       keel-bench-supervisor status [-n RUNS] [-w WARMUP] [-r REQUEST] [-i IDLE -f FOLLOWERS -u UNIT\n"
+              "       keel-bench-supervisor status [-n RUNS] [-w WARMUP] [-r REQUEST] [-i IDLE -f FOLLOWERS "
+              "-u UNIT\n"
               "                                    [-p PAUSE_MS]] [SOCKET]\n"
               "       keel-bench-supervisor exec [-n RUNS] [-w WARMUP] CMD [ARG...]\n"
               "       keel-bench-supervisor nofile PID N\n",
