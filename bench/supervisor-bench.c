@@ -5,7 +5,8 @@
  *
  *   keel-bench-supervisor crash-once DIR DELAY_MS
  *   keel-bench-supervisor orphans -n N
- *   keel-bench-supervisor status [-n RUNS] [-w WARMUP] [-r REQUEST] [SOCKET]
+ *   keel-bench-supervisor status [-n RUNS] [-w WARMUP] [-r REQUEST] [-i IDLE -f FOLLOWERS -u UNIT
+ *                                [-p PAUSE_MS]] [SOCKET]
  *   keel-bench-supervisor exec [-n RUNS] [-w WARMUP] CMD [ARG...]
  *
  *   crash-once   a container payload (Exec=) for restart latency. The first run of the unit
@@ -26,12 +27,17 @@
  *   status       the control socket's round trip for `initctl status`: connect, send
  *                "keel1 status" (or "keel1 REQUEST"), read the reply to EOF. One line per run:
  *                status RUN us=US bytes=N code=C
+ *                With -i/-f, under a crowd: IDLE connections that send nothing and FOLLOWERS
+ *                `logs -f UNIT` followers that never read stay open throughout (those PID 1
+ *                drops are opened again before the next run, PAUSE_MS apart, default 0), and
+ *                a last line says: crowd idle=N followers=N reopened=N
  *   exec         fork + execvp + wait of a command with its output to /dev/null, one line per
  *                run: exec RUN us=US rc=STATUS
  *   nofile PID N sets RLIMIT_NOFILE of PID to N:N (prlimit; BusyBox has no prlimit applet)
  */
 #include <fcntl.h>
 #include <getopt.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -64,7 +70,9 @@ static void sleep_ns(uint64_t ns) {
 static void usage(FILE *f) {
         fputs("usage: keel-bench-supervisor crash-once DIR DELAY_MS\n"
               "       keel-bench-supervisor orphans -n N\n"
-              "       keel-bench-supervisor status [-n RUNS] [-w WARMUP] [-r REQUEST] [SOCKET]\n"
+              "       keel-bench-supervisor status [-n RUNS] [-w WARMUP] [-r REQUEST] [-i IDLE -f FOLLOWERS "
+              "-u UNIT\n"
+              "                                    [-p PAUSE_MS]] [SOCKET]\n"
               "       keel-bench-supervisor exec [-n RUNS] [-w WARMUP] CMD [ARG...]\n"
               "       keel-bench-supervisor nofile PID N\n",
               f);
@@ -264,6 +272,51 @@ static int status_once(const char *socket_path, const char *verb, uint64_t *ret_
         return 0;
 }
 
+/* ---- crowd: idle clients and stalled followers around the status round trips ----------------- */
+
+typedef struct Crowd {
+        const char *path, *unit;
+        unsigned idle, followers, reopened;
+        int *fds; /* idle ones first */
+} Crowd;
+
+static int crowd_open(Crowd *c, unsigned i) {
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        snprintf(sa.sun_path, sizeof sa.sun_path, "%s", c->path);
+        int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd < 0 || connect(fd, (struct sockaddr *) &sa, sizeof sa) < 0) {
+                fprintf(stderr, "crowd: connect %s: %m\n", c->path);
+                if (fd >= 0)
+                        close(fd);
+                return -1;
+        }
+        if (i >= c->idle) {
+                char req[300];
+                int len = snprintf(req, sizeof req, "keel1 logs -f -n 0 %s\n", c->unit);
+                if (write(fd, req, (size_t) len) != len) {
+                        fprintf(stderr, "crowd: write: %m\n");
+                        close(fd);
+                        return -1;
+                }
+        }
+        c->fds[i] = fd;
+        return 0;
+}
+
+/* Opens again what PID 1 closed (idle ones time out; it may drop a follower). */
+static int crowd_keep(Crowd *c) {
+        for (unsigned i = 0; i < c->idle + c->followers; i++) {
+                struct pollfd p = { .fd = c->fds[i], .events = POLLRDHUP };
+                if (poll(&p, 1, 0) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR))) {
+                        close(c->fds[i]);
+                        if (crowd_open(c, i) < 0)
+                                return -1;
+                        c->reopened++;
+                }
+        }
+        return 0;
+}
+
 /* ---- exec: a command's full run, output discarded ---------------------------------------------- */
 
 static int exec_once(char **argv, uint64_t *ret_ns, int *ret_status) {
@@ -324,8 +377,22 @@ int main(int argc, char **argv) {
         int c;
         optind = 2;
         const char *verb = "status";
-        while ((c = getopt(argc, argv, "+n:w:r:")) >= 0) {
+        Crowd crowd = { .unit = NULL };
+        unsigned pause_ms = 0;
+        while ((c = getopt(argc, argv, "+n:w:r:i:f:u:p:")) >= 0) {
                 switch (c) {
+                case 'i':
+                        crowd.idle = (unsigned) strtoul(optarg, NULL, 10);
+                        break;
+                case 'f':
+                        crowd.followers = (unsigned) strtoul(optarg, NULL, 10);
+                        break;
+                case 'u':
+                        crowd.unit = optarg;
+                        break;
+                case 'p':
+                        pause_ms = (unsigned) strtoul(optarg, NULL, 10);
+                        break;
                 case 'n':
                         runs = (unsigned) strtoul(optarg, NULL, 10);
                         break;
@@ -352,16 +419,31 @@ int main(int argc, char **argv) {
 
         if (streq(mode, "status")) {
                 const char *path = nrest > 0 ? rest[0] : CONTROL_SOCKET;
+                unsigned crowded = crowd.idle + crowd.followers;
+                if (crowd.followers && !crowd.unit) {
+                        usage(stderr);
+                        return 2;
+                }
+                crowd.path = path;
+                crowd.fds = calloc(crowded + 1, sizeof *crowd.fds);
+                for (unsigned i = 0; i < crowded; i++)
+                        if (!crowd.fds || crowd_open(&crowd, i) < 0)
+                                return 1;
                 for (unsigned i = 1; i <= warmup + runs; i++) {
                         uint64_t ns;
                         size_t bytes;
                         int code;
+                        if (crowded && (sleep_ns((uint64_t) pause_ms * 1000000), crowd_keep(&crowd) < 0))
+                                return 1;
                         if (status_once(path, verb, &ns, &bytes, &code) < 0)
                                 return 1;
                         if (i > warmup)
                                 printf("status %u us=%llu bytes=%zu code=%d\n", i - warmup,
                                        (unsigned long long) (ns / 1000), bytes, code);
                 }
+                if (crowded)
+                        printf("crowd idle=%u followers=%u reopened=%u\n", crowd.idle, crowd.followers,
+                               crowd.reopened);
                 return 0;
         }
 

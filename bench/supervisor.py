@@ -33,6 +33,10 @@ measures, at the console shell:
   status     `initctl status` in every guest (the goal is for 100 units): the control
              socket's round trip (connect, "keel1 status", read to EOF) and the whole command
              (fork, exec, wait); with 100 units also `status UNIT` of one unit.
+  crowd      the same round trip in every guest while the socket is crowded (issue 11,
+             item 3): --crowd-idle connections that send nothing (re-opened when PID 1 times
+             them out) and --crowd-followers `logs -f` followers that never read, held open
+             throughout; its p99 has a goal (<= 100 ms), and no request may be refused.
 
 A table compares each figure with its goal (PASS/MISS) and with tini's where tini does the
 same job; everything is written to KEEL_BUILD/bench/supervisor.json.
@@ -103,7 +107,9 @@ GOALS = {
     "restart": ("<= 2x spawn", lambda v, r: r.get("spawn_exit") is not None and v <= 2 * r["spawn_exit"]),
     "reap_rate": (">= 20000/s", lambda v, r: v >= 20000),
     "status_socket": ("<= 5 ms", lambda v, r: v <= 5),
+    "status_crowd": ("<= 100 ms", lambda v, r: v <= 100),
 }
+CROWD_RE = re.compile(r"^crowd idle=(\d+) followers=(\d+) reopened=(\d+)$", re.M)
 STATUS_RE = re.compile(r"^status (\d+) us=(\d+) bytes=(\d+) code=(-?\d+)$", re.M)
 EXEC_RE = re.compile(r"^exec (\d+) us=(\d+) rc=(-?\d+)$", re.M)
 ORPHANS_RE = re.compile(r"^orphans N=(\d+) made_us=(\d+) handover_us=(\d+) reaped_us=(\d+)$", re.M)
@@ -291,6 +297,8 @@ def run_idle(iso: Path, n: int, args, extra: bool) -> dict:
         r["status_bytes"] = max((int(m.group(3)) for m in STATUS_RE.finditer(out)), default=None)
         if any(m.group(4) != "0" for m in STATUS_RE.finditer(out)) or not r["status_socket_ms"]:
             raise KeelVMError(f"status over the socket failed:\n{out}")
+        if args.crowd_runs:
+            r["status_crowd"] = status_under_crowd(vm, args)
         out = vm.check(f"{HELPER} exec -w 1 -n {args.status_runs} initctl status", timeout=900)
         r["status_command_ms"] = [int(m.group(2)) / 1000 for m in EXEC_RE.finditer(out)]
         if extra:
@@ -319,6 +327,21 @@ def run_idle(iso: Path, n: int, args, extra: bool) -> dict:
     finally:
         vm.kill()
     return r
+
+
+def status_under_crowd(vm: KeelVM, args) -> dict:
+    """`initctl status` round trips while idle clients and stalled followers crowd the socket
+    (runs 100 ms apart, so that PID 1's 5 s idle timeout drops and the helper re-opens)."""
+    out = vm.check(f"ulimit -n 4096; {HELPER} status -w 3 -n {args.crowd_runs} -p 100 -i {args.crowd_idle} "
+                   f"-f {args.crowd_followers} -u idle-0001", timeout=900)
+    runs = list(STATUS_RE.finditer(out))
+    m = CROWD_RE.search(out)
+    if not runs or not m or any(r.group(4) != "0" for r in runs):
+        raise KeelVMError(f"status under a crowd failed:\n{out[-2000:]}")
+    ms = sorted(int(r.group(2)) / 1000 for r in runs)
+    p99 = ms[min(len(ms) - 1, math.ceil(0.99 * len(ms)) - 1)]
+    return {"ms": ms, "p99": p99, "idle": int(m.group(1)), "followers": int(m.group(2)),
+            "reopened": int(m.group(3))}
 
 
 def run_restart(iso: Path, count: int, delays: dict[str, int], args) -> dict:
@@ -387,6 +410,11 @@ def main() -> int:
     ap.add_argument("--orphans", type=int, default=10000, help="orphans per burst (default 10000)")
     ap.add_argument("--orphan-runs", type=int, default=3, help="bursts for keel and for tini each (default 3)")
     ap.add_argument("--status-runs", type=int, default=30, help="initctl status round trips (default 30)")
+    ap.add_argument("--crowd-runs", type=int, default=100,
+                    help="status round trips under a crowd, 100 ms apart (default 100; 0: skip)")
+    ap.add_argument("--crowd-idle", type=int, default=200, help="idle connections of the crowd (default 200)")
+    ap.add_argument("--crowd-followers", type=int, default=40,
+                    help="`logs -f` followers of the crowd that never read (default 40)")
     ap.add_argument("--spawn-runs", type=int, default=20, help="keel-bench-spawn processes in the restart guest (default 20)")
     ap.add_argument("--network", default="none", choices=["none", "bridge", "host"],
                     help="Network= of the bench units (default none: lo only, as keel-bench-spawn's default)")
@@ -508,6 +536,11 @@ def report(res: dict, args) -> None:
             rows.append(("  `initctl status UNIT` (one unit), socket", fmt_ms(o["median"]), None, None, ""))
         rows.append((f"  as a command: fork+exec+wait (n={c['n'] if c else 0})",
                      fmt_ms(c["median"] if c else None), None, None, ""))
+        if b.get("status_crowd"):
+            k = b["status_crowd"]
+            rows.append((f"  p99 under a crowd ({k['idle']} idle, {k['followers']} stalled; n={len(k['ms'])})",
+                         f"{fmt_ms(k['p99'])} (median {fmt_ms(statistics.median(k['ms']))})", "status_crowd",
+                         k["p99"], ""))
 
     print()
     print(f"{'metric':<52}{'keel':>24}  {'goal':<12}{'':<6}{'tini':>18}")

@@ -126,33 +126,76 @@ int strv_extend_strv(char ***l, char *const *other) {
         return 0;
 }
 
+/* Appends to a string being built in buf (len bytes, always NUL-terminated, cut to fit). The
+ * formatters below are used once or twice per row of `initctl status`: without printf they
+ * cost a tenth as much under emulation, where the table of 1000 units is read. */
+typedef struct Out {
+        char *buf;
+        size_t len, at;
+} Out;
+
+static void out_str(Out *o, const char *s) {
+        for (; *s && o->at + 1 < o->len; s++)
+                o->buf[o->at++] = *s;
+        if (o->len)
+                o->buf[o->at] = 0;
+}
+
+static void out_u64(Out *o, uint64_t v, unsigned min_digits) {
+        char d[21], *p = d + sizeof d - 1;
+        *p = 0;
+        do {
+                *--p = (char) ('0' + v % 10);
+                v /= 10;
+        } while (v || (unsigned) (d + sizeof d - 1 - p) < min_digits);
+        out_str(o, p);
+}
+
 char *format_timespan(char *buf, size_t len, uint64_t usec) {
+        Out o = { buf, len, 0 };
+        out_str(&o, "");
         if (usec == USEC_INFINITY) {
-                snprintf(buf, len, "infinity");
+                out_str(&o, "infinity");
                 return buf;
         }
         uint64_t s = usec / USEC_PER_SEC;
-        if (s >= 86400)
-                snprintf(buf, len, "%" PRIu64 "d %" PRIu64 "h", s / 86400, s % 86400 / 3600);
-        else if (s >= 3600)
-                snprintf(buf, len, "%" PRIu64 "h %" PRIu64 "min", s / 3600, s % 3600 / 60);
-        else if (s >= 60)
-                snprintf(buf, len, "%" PRIu64 "min %" PRIu64 "s", s / 60, s % 60);
-        else if (s >= 1)
-                snprintf(buf, len, "%" PRIu64 ".%03" PRIu64 "s", s, usec % USEC_PER_SEC / 1000);
-        else
-                snprintf(buf, len, "%" PRIu64 "ms", usec / 1000);
+        if (s >= 86400) {
+                out_u64(&o, s / 86400, 1);
+                out_str(&o, "d ");
+                out_u64(&o, s % 86400 / 3600, 1);
+                out_str(&o, "h");
+        } else if (s >= 3600) {
+                out_u64(&o, s / 3600, 1);
+                out_str(&o, "h ");
+                out_u64(&o, s % 3600 / 60, 1);
+                out_str(&o, "min");
+        } else if (s >= 60) {
+                out_u64(&o, s / 60, 1);
+                out_str(&o, "min ");
+                out_u64(&o, s % 60, 1);
+                out_str(&o, "s");
+        } else if (s >= 1) {
+                out_u64(&o, s, 1);
+                out_str(&o, ".");
+                out_u64(&o, usec % USEC_PER_SEC / 1000, 3);
+                out_str(&o, "s");
+        } else {
+                out_u64(&o, usec / 1000, 1);
+                out_str(&o, "ms");
+        }
         return buf;
 }
 
 char *format_bytes(char *buf, size_t len, uint64_t bytes) {
         static const char suffix[] = "KMGT";
+        Out o = { buf, len, 0 };
+        out_str(&o, "");
         if (bytes < 1024) {
-                snprintf(buf, len, "%" PRIu64 "B", bytes);
+                out_u64(&o, bytes, 1);
+                out_str(&o, "B");
                 return buf;
         }
-        /* Integers only: `initctl status` formats one per row, and printf's floating point
-         * was most of a row's cost under emulation. One decimal, rounded half up. */
+        /* Integers only: one decimal, rounded half up. */
         size_t i = 0;
         uint64_t d = 1024;
         while (bytes / d >= 1024 && i + 1 < sizeof suffix - 1) {
@@ -168,7 +211,11 @@ char *format_bytes(char *buf, size_t len, uint64_t bytes) {
                 q = 1;
                 i++;
         }
-        snprintf(buf, len, "%" PRIu64 ".%" PRIu64 "%c", q, tenths, suffix[i]);
+        char unit[2] = { suffix[i], 0 };
+        out_u64(&o, q, 1);
+        out_str(&o, ".");
+        out_u64(&o, tenths, 1);
+        out_str(&o, unit);
         return buf;
 }
 

@@ -23,6 +23,17 @@
 #include "util.h"
 
 #define CONTROL_TIMEOUT (5 * USEC_PER_SEC)
+/* `start` answers once its units run or fail; a spawn that takes longer is reported as such. */
+#define START_TIMEOUT (20 * USEC_PER_SEC)
+/* Connections accepted per wakeup: the listener is level-triggered, so more come next time,
+ * after the other sources of the same batch had their turn. */
+#define ACCEPT_BATCH 64
+
+/* What a connection's reply waits for. */
+typedef enum WaitKind {
+        WAIT_STOP,  /* the units are down */
+        WAIT_START, /* the units run, wait for what they need, or failed to start */
+} WaitKind;
 
 typedef struct Client {
         LoopSource src;
@@ -31,16 +42,19 @@ typedef struct Client {
         size_t in_len;
         Buf out;
         size_t out_pos;
+        uint64_t active; /* activity_tick at its last progress: the least recent makes room */
         bool replying;
         bool draining; /* reply sent; reading until EOF so the close sends no RST */
+        bool holds;    /* a state-changing request (stop, poweroff...): never dropped for room */
         /* `logs -f`: the connection stays open and new lines of this unit are pushed. */
         Unit *follow;
         uint64_t follow_seq; /* the last line sent */
         bool follow_json;
         uint64_t follow_dropped; /* lines a slow reader missed */
-        /* `stop`: the reply waits until these units are down (bounded by a timer). */
+        /* `stop`, `start`: the reply waits for these units (bounded by a timer). */
         Unit *wait[CONTROL_WORDS_MAX];
         size_t n_wait;
+        WaitKind wait_kind;
         int wait_code;
         Buf wait_body;
         struct Client *next;
@@ -49,19 +63,27 @@ typedef struct Client {
 static Manager *manager;
 static ControlHooks hooks;
 static LoopSource listener = { .fd = -1 };
-static unsigned n_clients;
+static bool listener_paused; /* out of fds with nothing to drop: resumed when a client goes */
+static unsigned n_clients, n_followers;
+static uint64_t activity_tick;
 static Client *clients;
+/* Dropped clients wait here until the current batch of events is over: an event for one of
+ * them may still be pending in it. */
+static Client *graveyard;
+static LoopTimer reaper;
 
 /* What control_handle_request() asks of the connection after its reply. */
 static Unit *request_wait[CONTROL_WORDS_MAX];
 static size_t request_n_wait;
+static WaitKind request_wait_kind;
 static Unit *request_follow;
 static uint64_t request_follow_seq;
 static bool request_follow_json;
 
-/* A follower with this much unsent is too slow: new lines are counted, not queued, so no
- * reader can make PID 1 hold more than this per client. */
-#define FOLLOW_BACKLOG_MAX (256u * 1024u)
+/* A follower with this much unsent (beyond what its socket buffer holds) is too slow: new
+ * lines are counted, not queued, so no reader can make PID 1 hold more than this per client;
+ * one that reads nothing for CONTROL_TIMEOUT while lines wait for it is dropped. */
+#define FOLLOW_BACKLOG_MAX (64u * 1024u)
 
 void buf_printf(Buf *b, const char *fmt, ...) {
         if (b->oom)
@@ -94,9 +116,11 @@ void buf_free(Buf *b) {
         *b = (Buf){ 0 };
 }
 
-static void describe_uptime(Unit *u, char *buf, size_t len) {
+/* The clock is read once per table, not per row: under emulation the guest's clocksource
+ * (HPET) makes each clock_gettime() a system call and a device read. */
+static void describe_uptime(Unit *u, uint64_t now, char *buf, size_t len) {
         if (u->state == UNIT_RUNNING)
-                format_timespan(buf, len, now_usec() - u->exec_at);
+                format_timespan(buf, len, now - u->exec_at);
         else
                 snprintf(buf, len, "-");
 }
@@ -153,14 +177,18 @@ static const char *u64_to_str(char buf[static 21], uint64_t v) {
 
 /* Fits an 80-column serial console. The rows are put together by hand, not with printf:
  * formatting was most of a row's cost, and the table is what people ask for most (at 1000
- * units under emulation, ~33 µs a row with vsnprintf). */
+ * units under emulation, ~33 µs a row with vsnprintf). What is left per row is the pread()
+ * of the unit's memory.current. */
 static int status_table(Manager *m, Buf *out) {
+        uint64_t now = now_usec();
+        if (!buf_reserve(out, 72 * (m->n_units + 1))) /* one allocation for the whole table */
+                return 1;
         buf_printf(out, "%-20s %-10s %7s %8s %-12s %8s\n", "UNIT", "STATE", "PID", "RESTARTS", "UPTIME",
                    "MEMORY");
         for (size_t i = 0; i < m->n_units; i++) {
                 Unit *u = m->units[i];
                 char up[32], mem[32], pid[21], restarts[21];
-                describe_uptime(u, up, sizeof up);
+                describe_uptime(u, now, up, sizeof up);
                 describe_memory(u, mem, sizeof mem);
                 /* every cell is at most 31 bytes, the widths add up to 70 */
                 char *p = buf_reserve(out, 6 * 32 + 8);
@@ -454,6 +482,7 @@ static int verb_stop(Manager *m, char **args, Buf *out) {
                 return 2;
         }
         int ret = 0;
+        request_wait_kind = WAIT_STOP;
         for (char **a = args; *a; a++) {
                 Unit *u = find_unit(m, *a, out, &ret);
                 if (!u)
@@ -473,7 +502,70 @@ static int verb_stop(Manager *m, char **args, Buf *out) {
         return ret;
 }
 
+/* A unit a `start` waits for is settled once it left STARTING (and a stop in progress). */
+static bool unit_settled(const Unit *u) {
+        return u->state != UNIT_STARTING && u->state != UNIT_STOPPING;
+}
+
+/* How a start ended, for the reply of `start`; -1 when it failed. */
+static int describe_started(Unit *u, Buf *out) {
+        char why[600];
+        const ExitRecord *r = unit_exit_history(u, 0);
+        switch (u->state) {
+        case UNIT_RUNNING:
+                buf_printf(out, "%s: running (pid %d)\n", u->name, u->pid);
+                return 0;
+        case UNIT_WAITING:
+                buf_printf(out, "%s: waiting for %s\n", u->name,
+                           u->waiting_for ? u->waiting_for : "its requirements");
+                return 0;
+        case UNIT_FAILED:
+                if (u->waiting_for) {
+                        buf_printf(out, "%s: failed: %s\n", u->name, u->waiting_for);
+                        return -1;
+                }
+                break;
+        default:
+                break;
+        }
+        buf_printf(out, "%s: failed to start (now %s)%s%s\n", u->name, unit_state_to_string(u->state),
+                   r ? ": " : "", r ? exit_record_describe(r, why, sizeof why) : "");
+        return -1;
+}
+
+/* start UNIT...: answers once each unit runs, waits for what it needs, or failed to start; a
+ * start that failed makes the request fail (code 1), as `systemctl start` does. */
+static int verb_start(Manager *m, char **args, Buf *out) {
+        if (!args[0]) {
+                buf_printf(out, "which unit? (initctl --help)\n");
+                return 2;
+        }
+        int ret = 0;
+        request_wait_kind = WAIT_START;
+        for (char **a = args; *a; a++) {
+                Unit *u = find_unit(m, *a, out, &ret);
+                if (!u)
+                        continue;
+                int r = manager_start_unit(m, u);
+                if (r == -ENOEXEC) {
+                        buf_printf(out, "%s: invalid, fix its file first (initctl status %s)\n", u->name,
+                                   u->name);
+                        ret = 1;
+                } else if (r == -EALREADY)
+                        buf_printf(out, "%s: already %s\n", u->name, unit_state_to_string(u->state));
+                else if (r < 0) {
+                        buf_printf(out, "%s: %s\n", u->name, strerror(-r));
+                        ret = 1;
+                } else if (!unit_settled(u) && request_n_wait < ELEMENTSOF(request_wait))
+                        request_wait[request_n_wait++] = u;
+                else if (describe_started(u, out) < 0)
+                        ret = 1;
+        }
+        return ret;
+}
+
 static int status_table_json(Manager *m, Buf *out) {
+        uint64_t now = now_usec();
         buf_printf(out, "{\"units\":[");
         for (size_t i = 0; i < m->n_units; i++) {
                 Unit *u = m->units[i];
@@ -483,7 +575,7 @@ static int status_table_json(Manager *m, Buf *out) {
                 buf_json_str(out, u->name);
                 buf_printf(out, ",\"state\":\"%s\",\"pid\":%d,\"restarts\":%u,\"uptime_usec\":%llu,",
                            unit_state_to_string(u->state), u->pid > 0 ? u->pid : 0, u->restarts,
-                           (unsigned long long) (u->state == UNIT_RUNNING ? now_usec() - u->exec_at : 0));
+                           (unsigned long long) (u->state == UNIT_RUNNING ? now - u->exec_at : 0));
                 if (has_mem)
                         buf_printf(out, "\"memory_bytes\":%llu}", (unsigned long long) mem);
                 else
@@ -589,8 +681,11 @@ static int each_unit(Manager *m, char **args, UnitVerb verb, const char *done, B
                 else if (r < 0) {
                         buf_printf(out, "%s: %s\n", u->name, strerror(-r));
                         ret = 1;
-                } else
+                } else {
                         buf_printf(out, "%s: %s (now %s)\n", u->name, done, unit_state_to_string(u->state));
+                        if (u->state == UNIT_FAILED)
+                                ret = 1;
+                }
         }
         return ret;
 }
@@ -652,7 +747,7 @@ int control_handle_request(Manager *m, const ControlHooks *h, char *line, Buf *o
                 return rep.kept ? 1 : 0;
         }
         if (streq(verb, "start"))
-                return each_unit(m, args + 2, manager_start_unit, "starting", out);
+                return verb_start(m, args + 2, out);
         if (streq(verb, "stop"))
                 return verb_stop(m, args + 2, out);
         if (streq(verb, "restart"))
@@ -677,6 +772,16 @@ int control_handle_request(Manager *m, const ControlHooks *h, char *line, Buf *o
         return 2;
 }
 
+static void reap_clients(LoopTimer *t) {
+        (void) t;
+        while (graveyard) {
+                Client *c = graveyard;
+                graveyard = c->next;
+                free(c);
+        }
+}
+
+/* Closes the connection now; the memory goes once the current batch of events is over. */
 static void client_free(Client *c) {
         for (Client **p = &clients; *p; p = &(*p)->next)
                 if (*p == c) {
@@ -687,24 +792,72 @@ static void client_free(Client *c) {
         loop_timer_disarm(&c->timeout);
         buf_free(&c->out);
         buf_free(&c->wait_body);
-        free(c);
+        if (c->follow)
+                n_followers--;
+        c->follow = NULL;
+        c->n_wait = 0;
+        c->next = graveyard;
+        graveyard = c;
+        if (!reaper.armed)
+                loop_timer_arm(&reaper, 0);
         n_clients--;
+        if (listener_paused && loop_modify(&listener, EPOLLIN) >= 0)
+                listener_paused = false;
+}
+
+static void client_touch(Client *c) {
+        c->active = ++activity_tick;
+}
+
+/* Makes room for a new connection: drops the least recently active client (of the followers
+ * only, with followers_only) that holds no state-changing request, so that idle, slow and
+ * stalled clients make way and `stop` or `poweroff` always get through. False when every
+ * client holds one. */
+static bool client_evict(bool followers_only, const Client *keep) {
+        Client *victim = NULL;
+        for (Client *c = clients; c; c = c->next)
+                if (c != keep && !c->holds && (!followers_only || c->follow) &&
+                    (!victim || c->active < victim->active))
+                        victim = c;
+        if (!victim)
+                return false;
+        if (!victim->replying && !victim->follow && !victim->draining && victim->n_wait == 0) {
+                static const char msg[] =
+                        CONTROL_PROTOCOL " 1\nbusy: dropped to make room for newer clients\n";
+                (void) !send(victim->src.fd, msg, sizeof msg - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+        }
+        client_free(victim);
+        return true;
+}
+
+/* A follower with lines waiting must read within CONTROL_TIMEOUT of its last progress. */
+static void follower_stalled(Client *c, bool progress) {
+        if (c->follow && (progress || !c->timeout.armed))
+                loop_timer_arm(&c->timeout, now_usec() + CONTROL_TIMEOUT);
 }
 
 static void client_flush(Client *c) {
+        bool progress = false;
         while (c->out_pos < c->out.len) {
                 ssize_t k = send(c->src.fd, c->out.data + c->out_pos, c->out.len - c->out_pos,
                                  MSG_NOSIGNAL | MSG_DONTWAIT);
                 if (k < 0) {
-                        if (errno == EAGAIN && loop_modify(&c->src, EPOLLOUT) >= 0)
+                        if (errno == EAGAIN && loop_modify(&c->src, EPOLLOUT) >= 0) {
+                                follower_stalled(c, progress);
                                 return; /* EPOLLOUT brings us back */
+                        }
                         break;
                 }
                 c->out_pos += (size_t) k;
+                progress = true;
+                client_touch(c);
         }
         if (c->follow) { /* all sent: wait for more lines, or for the reader to go */
+                loop_timer_disarm(&c->timeout);
                 if (loop_modify(&c->src, EPOLLIN) < 0)
                         client_free(c);
+                else if (c->out.cap > FOLLOW_BACKLOG_MAX) /* a burst is over: give it back */
+                        buf_free(&c->out);
                 else
                         c->out.len = c->out_pos = 0;
                 return;
@@ -717,7 +870,90 @@ static void client_flush(Client *c) {
                 client_free(c);
                 return;
         }
+        buf_free(&c->out);
+        c->out_pos = 0;
         c->draining = true;
+}
+
+/* A state-changing request holds its connection: nothing drops it to make room. */
+static bool request_changes_state(const char *line) {
+        static const char *const verbs[] = { "start",    "stop",   "restart", "reload",
+                                             "poweroff", "reboot", "halt" };
+        char verb[16];
+        if (sscanf(line, "%*s %15s", verb) != 1)
+                return false;
+        for (size_t i = 0; i < ELEMENTSOF(verbs); i++)
+                if (streq(verb, verbs[i]))
+                        return true;
+        return false;
+}
+
+static void client_reply(Client *c, int code, Buf *body) {
+        buf_printf(&c->out, "%s %d\n", CONTROL_PROTOCOL, code);
+        buf_printf(&c->out, "%.*s", (int) body->len, body->data ? body->data : "");
+        buf_free(body);
+        if (c->out.oom) {
+                client_free(c);
+                return;
+        }
+        c->replying = true;
+        if (!c->follow) /* it has CONTROL_TIMEOUT to read it */
+                loop_timer_arm(&c->timeout, now_usec() + CONTROL_TIMEOUT);
+        client_flush(c);
+}
+
+/* The reply waits for units: a stop at most their longest TimeoutStopSec= (then SIGKILL of
+ * the cgroup) and a little more, a start at most START_TIMEOUT. */
+static void client_wait(Client *c, int code, Buf *body) {
+        uint64_t longest = 0;
+        for (size_t i = 0; i < request_n_wait; i++) {
+                c->wait[i] = request_wait[i];
+                if (c->wait[i]->config && c->wait[i]->config->timeout_stop_usec != USEC_INFINITY)
+                        longest = MAX(longest, c->wait[i]->config->timeout_stop_usec);
+        }
+        c->n_wait = request_n_wait;
+        c->wait_kind = request_wait_kind;
+        c->wait_code = code;
+        c->wait_body = *body;
+        *body = (Buf){ 0 };
+        loop_timer_arm(&c->timeout, now_usec() + (c->wait_kind == WAIT_START ? START_TIMEOUT
+                                                                             : longest + 5 * USEC_PER_SEC));
+}
+
+/* `logs -f`: the connection stays open, without a timeout; at most CONTROL_FOLLOWERS_MAX
+ * at once (the least recently served one makes way), each bounded by FOLLOW_BACKLOG_MAX. */
+static void client_follow(Client *c) {
+        if (n_followers >= CONTROL_FOLLOWERS_MAX)
+                (void) client_evict(true, c);
+        c->follow = request_follow;
+        c->follow_seq = request_follow_seq;
+        c->follow_json = request_follow_json;
+        n_followers++;
+        loop_timer_disarm(&c->timeout); /* it may follow for days */
+}
+
+static void client_request(Client *c) {
+        int code;
+        Buf body = { 0 };
+        char *nl = memchr(c->in, '\n', c->in_len);
+        if (nl) {
+                *nl = 0;
+                c->holds = request_changes_state(c->in);
+                request_follow = NULL;
+                request_n_wait = 0;
+                code = control_handle_request(manager, &hooks, c->in, &body);
+                if (request_n_wait > 0) {
+                        client_wait(c, code, &body);
+                        return;
+                }
+                if (request_follow && code == 0)
+                        client_follow(c);
+        } else if (c->in_len >= sizeof c->in - 1) {
+                buf_printf(&body, "request too long (limit %d bytes)\n", CONTROL_REQUEST_MAX);
+                code = 2;
+        } else
+                return; /* wait for the rest of the line */
+        client_reply(c, code, &body);
 }
 
 static void client_event(LoopSource *s, uint32_t events) {
@@ -744,6 +980,11 @@ static void client_event(LoopSource *s, uint32_t events) {
                 client_flush(c);
                 return;
         }
+        if (c->n_wait > 0) { /* its reply is not ready: more input waits, a hangup ends it */
+                if ((events & (EPOLLERR | EPOLLHUP)) || loop_modify(&c->src, 0) < 0)
+                        client_free(c);
+                return;
+        }
         if (events & (EPOLLERR | EPOLLHUP) && !(events & EPOLLIN)) {
                 client_free(c);
                 return;
@@ -755,67 +996,13 @@ static void client_event(LoopSource *s, uint32_t events) {
                 client_free(c);
                 return;
         }
+        client_touch(c);
         c->in_len += (size_t) k;
         c->in[c->in_len] = 0;
-        char *nl = memchr(c->in, '\n', c->in_len);
-        int code;
-        Buf body = { 0 };
-        if (nl) {
-                *nl = 0;
-                request_follow = NULL;
-                request_n_wait = 0;
-                code = control_handle_request(manager, &hooks, c->in, &body);
-                if (request_n_wait > 0) {
-                        /* The answer waits for the units: at most their longest TimeoutStopSec=
-                         * (then SIGKILL of the cgroup) and a little more. */
-                        uint64_t longest = 0;
-                        for (size_t i = 0; i < request_n_wait; i++) {
-                                c->wait[i] = request_wait[i];
-                                if (c->wait[i]->config &&
-                                    c->wait[i]->config->timeout_stop_usec != USEC_INFINITY)
-                                        longest = MAX(longest, c->wait[i]->config->timeout_stop_usec);
-                        }
-                        c->n_wait = request_n_wait;
-                        c->wait_code = code;
-                        c->wait_body = body;
-                        loop_timer_arm(&c->timeout, now_usec() + longest + 5 * USEC_PER_SEC);
-                        return;
-                }
-                if (request_follow && code == 0) {
-                        c->follow = request_follow;
-                        c->follow_seq = request_follow_seq;
-                        c->follow_json = request_follow_json;
-                        loop_timer_disarm(&c->timeout); /* it may follow for days */
-                }
-        } else if (c->in_len >= sizeof c->in - 1) {
-                buf_printf(&body, "request too long (limit %d bytes)\n", CONTROL_REQUEST_MAX);
-                code = 2;
-        } else
-                return; /* wait for the rest of the line */
-        buf_printf(&c->out, "%s %d\n", CONTROL_PROTOCOL, code);
-        buf_printf(&c->out, "%.*s", (int) body.len, body.data ? body.data : "");
-        buf_free(&body);
-        if (c->out.oom) {
-                client_free(c);
-                return;
-        }
-        c->replying = true;
-        client_flush(c);
+        client_request(c);
 }
 
-static void client_reply(Client *c, int code, Buf *body) {
-        buf_printf(&c->out, "%s %d\n", CONTROL_PROTOCOL, code);
-        buf_printf(&c->out, "%.*s", (int) body->len, body->data ? body->data : "");
-        buf_free(body);
-        if (c->out.oom) {
-                client_free(c);
-                return;
-        }
-        c->replying = true;
-        client_flush(c);
-}
-
-/* A stop that outlived its bound is answered as it stands. */
+/* A wait that outlived its bound is answered as it stands. */
 static void wait_expired(Client *c) {
         for (size_t i = 0; i < c->n_wait; i++)
                 if (c->wait[i])
@@ -834,17 +1021,30 @@ static void client_timeout(LoopTimer *t) {
         client_free(c);
 }
 
+/* Whether a waiting request is done with u; says how u ended up. */
+static bool wait_answered(Client *c, Unit *u) {
+        if (c->wait_kind == WAIT_STOP) {
+                if (!unit_down(u))
+                        return false;
+                describe_stopped(u, &c->wait_body);
+                return true;
+        }
+        if (!unit_settled(u))
+                return false;
+        if (describe_started(u, &c->wait_body) < 0)
+                c->wait_code = 1;
+        return true;
+}
+
 void control_state_notify(Unit *u) {
         for (Client *c = clients, *next; c; c = next) {
                 next = c->next;
-                if (c->n_wait == 0 || !unit_down(u))
+                if (c->n_wait == 0)
                         continue;
                 bool pending = false;
                 for (size_t i = 0; i < c->n_wait; i++) {
-                        if (c->wait[i] == u) {
-                                describe_stopped(u, &c->wait_body);
+                        if (c->wait[i] == u && wait_answered(c, u))
                                 c->wait[i] = NULL;
-                        }
                         pending = pending || c->wait[i];
                 }
                 if (!pending) {
@@ -855,12 +1055,50 @@ void control_state_notify(Unit *u) {
         }
 }
 
+static void client_add(int fd) {
+        /* At the cap, a new client still gets in: the least recently active one makes way. */
+        if (n_clients >= CONTROL_CLIENTS_MAX && !client_evict(false, NULL)) {
+                static const char busy[] =
+                        CONTROL_PROTOCOL " 1\nbusy: every client holds a request that changes state\n";
+                (void) !send(fd, busy, sizeof busy - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+                close(fd);
+                return;
+        }
+        Client *c = calloc(1, sizeof *c);
+        if (!c) {
+                close(fd);
+                return;
+        }
+        c->src = (LoopSource){ .fd = fd, .handler = client_event, .userdata = c };
+        c->next = clients;
+        clients = c;
+        c->timeout = (LoopTimer){ .handler = client_timeout, .userdata = c };
+        n_clients++;
+        client_touch(c);
+        if (loop_add(&c->src, EPOLLIN) < 0) {
+                client_free(c);
+                return;
+        }
+        loop_timer_arm(&c->timeout, now_usec() + CONTROL_TIMEOUT);
+}
+
 static void listener_event(LoopSource *s, uint32_t events) {
         (void) events;
-        for (;;) {
+        for (unsigned i = 0; i < ACCEPT_BATCH; i++) {
                 int fd = accept4(s->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-                if (fd < 0)
+                if (fd < 0) {
+                        if (errno == ECONNABORTED || errno == EINTR)
+                                continue;
+                        if (errno != EMFILE && errno != ENFILE && errno != ENOBUFS && errno != ENOMEM)
+                                return; /* EAGAIN: all taken */
+                        /* Out of fds or memory: an older client gives its own back. With none
+                         * to drop, the listener rests until one goes, rather than spin. */
+                        if (client_evict(false, NULL))
+                                continue;
+                        if (loop_modify(s, 0) >= 0)
+                                listener_paused = true;
                         return;
+                }
                 struct ucred cred;
                 socklen_t l = sizeof cred;
                 if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &l) < 0 || cred.uid != 0) {
@@ -869,27 +1107,7 @@ static void listener_event(LoopSource *s, uint32_t events) {
                         close(fd);
                         continue;
                 }
-                if (n_clients >= CONTROL_CLIENTS_MAX) {
-                        static const char busy[] = CONTROL_PROTOCOL " 1\nbusy: too many clients\n";
-                        (void) !send(fd, busy, sizeof busy - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
-                        close(fd);
-                        continue;
-                }
-                Client *c = calloc(1, sizeof *c);
-                if (!c) {
-                        close(fd);
-                        continue;
-                }
-                c->src = (LoopSource){ .fd = fd, .handler = client_event, .userdata = c };
-                c->next = clients;
-                clients = c;
-                c->timeout = (LoopTimer){ .handler = client_timeout, .userdata = c };
-                n_clients++;
-                if (loop_add(&c->src, EPOLLIN) < 0) {
-                        client_free(c);
-                        continue;
-                }
-                loop_timer_arm(&c->timeout, now_usec() + CONTROL_TIMEOUT);
+                client_add(fd);
         }
 }
 
@@ -904,15 +1122,17 @@ int control_listen(Manager *m, const char *path, const ControlHooks *h) {
         if (fd < 0)
                 return log_error_errno(errno, "control socket: %m");
         (void) unlink(path);
-        mode_t old = umask(0077); /* root only, also by file mode */
+        /* root only, also by file mode: 0600, as PROTOCOL.md says (a socket needs no x bit) */
+        mode_t old = umask(0177);
         int r = bind(fd, (struct sockaddr *) &sa, sizeof sa);
         umask(old);
-        if (r < 0 || listen(fd, 64) < 0) {
+        if (r < 0 || listen(fd, SOMAXCONN) < 0) {
                 r = log_error_errno(errno, "control socket %s: %m", path);
                 close(fd);
                 return r;
         }
         listener = (LoopSource){ .fd = fd, .handler = listener_event };
+        reaper = (LoopTimer){ .handler = reap_clients };
         return loop_add(&listener, EPOLLIN);
 }
 
@@ -949,7 +1169,8 @@ void control_forget_unit(Unit *u) {
                 next = c->next;
                 for (size_t i = 0; i < c->n_wait; i++)
                         if (c->wait[i] == u) {
-                                buf_printf(&c->wait_body, "%s: stopped and removed\n", u->name);
+                                buf_printf(&c->wait_body, "%s: %s and removed\n", u->name,
+                                           c->wait_kind == WAIT_STOP ? "stopped" : "not started");
                                 c->wait[i] = NULL;
                         }
                 if (c->follow == u)

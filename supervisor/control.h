@@ -21,7 +21,9 @@ typedef struct ControlHooks {
 #define CONTROL_WORDS_MAX   15 /* words of a request: "keel1", the verb, options and unit names */
 /* Unit names one request always has room for; initctl sends longer lists in several. */
 #define CONTROL_NAMES_MAX (CONTROL_WORDS_MAX - 3)
-#define CONTROL_CLIENTS_MAX 32
+/* Connections at once; at the cap the least recently active client makes way (control.c). */
+#define CONTROL_CLIENTS_MAX   1024
+#define CONTROL_FOLLOWERS_MAX 256
 
 int control_listen(Manager *m, const char *path, const ControlHooks *hooks);
 /* Handles one request line, appending the reply body to out; returns the exit status

@@ -135,6 +135,14 @@ static int request(const char *verb, const char *req, size_t len, bool follow) {
                 fprintf(stderr, "initctl: PID 1 closed the connection without a reply\n");
                 return 1;
         }
+        /* PID 1 never ends a follower's stream unless it has to: the unit was removed, the
+         * machine goes down, or this reader stopped reading for too long. */
+        if (follow && streq(verb, "logs") && code == 0) {
+                fprintf(stderr,
+                        "initctl: PID 1 ended the stream (the unit was removed, the machine is going "
+                        "down, or this reader was too slow)\n");
+                return 1;
+        }
         return code;
 }
 
@@ -181,11 +189,12 @@ int initctl_main(int argc, char **argv) {
                 if (streq(argv[i], "-f") || streq(argv[i], "--follow"))
                         follow = true;
         /* A request is one line of at most CONTROL_REQUEST_MAX bytes and CONTROL_WORDS_MAX
-         * words; unit names that do not fit in one go out in as many requests as they need, one after the other, and the
-         * worst verdict is the exit status (failure, then not running, then success). */
+         * words; unit names that do not fit in one go out in as many requests as they need, one after the
+         * other, and the worst verdict is the exit status (failure, then not running, then success). */
         int worst = 0;
         for (int i = first;;) {
-                len = (size_t) snprintf(req, sizeof req, "%s %s%s", CONTROL_PROTOCOL, verb, json ? " --json" : "");
+                len = (size_t) snprintf(req, sizeof req, "%s %s%s", CONTROL_PROTOCOL, verb,
+                                        json ? " --json" : "");
                 int taken = 0;
                 for (; i < argc && taken < CONTROL_NAMES_MAX; i++, taken++) {
                         size_t w = strlen(argv[i]) + 1;
@@ -194,7 +203,8 @@ int initctl_main(int argc, char **argv) {
                         len += (size_t) snprintf(req + len, sizeof req - len, " %s", argv[i]);
                 }
                 if (i < argc && taken == 0) {
-                        fprintf(stderr, "initctl: argument too long (a request is at most %d bytes): %.40s…\n",
+                        fprintf(stderr,
+                                "initctl: argument too long (a request is at most %d bytes): %.40s…\n",
                                 CONTROL_REQUEST_MAX, argv[i]);
                         return 2;
                 }

@@ -3,7 +3,9 @@
 reload with last-known-good (see test_pid1_namespace.py for how PID 1 runs here)."""
 import json
 import os
+import pathlib
 import re
+import stat
 import subprocess
 import time
 
@@ -32,6 +34,8 @@ UNITS = {
     "longline": f"[Container]\n{BB}\nExec=/bin/sh -c 'printf \"L%02999d\\\\n\" 0; printf \"M%04999d\\\\n\" 0; "
                 "printf no-newline-at-exit'\n[Service]\nRestart=no\n",
     "pipes": sleeper("pipes-up"),
+    "startnope": f"[Container]\n{BB}\nExec=/bin/nope\n[Service]\nRestart=no\n",
+    "startbadcwd": f"[Container]\n{BB}\nWorkingDir=/bin/sh\nExec=/bin/true\n[Service]\nRestart=no\n",
 }
 
 
@@ -114,7 +118,7 @@ def test_reload_with_last_known_good(ctl):
     (units / "breakme.container").write_text(f"[Container]\n{BB}\nExce=/bin/true\n")
     rc, out = ctl.enter("/bin/initctl", "reload")
     assert rc == 1, out  # one unit kept its previous version
-    assert "reload: 1 new, 1 removed, 1 changed, 5 unchanged" in out, out
+    assert "reload: 1 new, 1 removed, 1 changed, 7 unchanged" in out, out
     assert "breakme: kept running its previous version:" in out and "unknown key 'Exce'" in out, out
     ctl.wait_for(r"added\| added-v1")
     ctl.wait_for(r"edit\| edit-v2")
@@ -190,3 +194,23 @@ def test_many_unit_names_go_out_in_several_requests(ctl):
     assert out.count("edit: already running") == 30, out
     rc, out = ctl.enter("/bin/initctl", "start", *names, "no-such-unit")
     assert rc == 1 and "unknown unit 'no-such-unit'" in out, out
+
+
+def test_a_start_that_fails_exits_1(ctl):
+    # Refused before the spawn (the executable is not in the rootfs) and failing in the child
+    # after the spawn (its working directory is a file): both are failures, as systemctl's.
+    for name, why in (("startnope", r"/bin/nope: not found in rootfs"), ("startbadcwd", r"chdir|working dir|/bin/sh")):
+        rc, out = ctl.enter("/bin/initctl", "start", name)
+        assert rc == 1, out
+        assert f"{name}: failed to start" in out and re.search(why, out), out
+    rc, out = ctl.enter("/bin/initctl", "stop", "edit")
+    assert rc == 0, out
+    rc, out = ctl.enter("/bin/initctl", "start", "edit")
+    assert rc == 0 and re.search(r"edit: running \(pid \d+\)", out), out
+
+
+def test_socket_mode_is_0600_as_documented(ctl):
+    st = os.stat(f"/proc/{ctl.init_pid()}/root/run/keel/initctl.sock")
+    assert stat.S_ISSOCK(st.st_mode) and stat.S_IMODE(st.st_mode) == 0o600, oct(st.st_mode)
+    doc = (pathlib.Path(__file__).resolve().parents[2] / "supervisor/PROTOCOL.md").read_text()
+    assert "(mode 0600;" in doc

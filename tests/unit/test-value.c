@@ -125,11 +125,38 @@ static void test_format(void) {
         CHECK_STR(format_bytes(b, sizeof b, 0), "0B");
         CHECK_STR(format_bytes(b, sizeof b, 1023), "1023B");
         CHECK_STR(format_bytes(b, sizeof b, 1024), "1.0K");
-        CHECK_STR(format_bytes(b, sizeof b, 1126), "1.1K");         /* 1.0996 rounds up */
-        CHECK_STR(format_bytes(b, sizeof b, 1048575), "1.0M");      /* not "1024.0K" */
+        CHECK_STR(format_bytes(b, sizeof b, 1126), "1.1K");    /* 1.0996 rounds up */
+        CHECK_STR(format_bytes(b, sizeof b, 1048575), "1.0M"); /* not "1024.0K" */
         CHECK_STR(format_bytes(b, sizeof b, 48 * 1048576 + 1), "48.0M");
         CHECK_STR(format_bytes(b, sizeof b, 3ull << 30), "3.0G");
         CHECK_STR(format_bytes(b, sizeof b, UINT64_MAX), "16777216.0T"); /* T is the largest */
+        /* Built without printf (status formats two per row): the same text as printf's. */
+        CHECK_STR(format_timespan(b, sizeof b, USEC_INFINITY), "infinity");
+        CHECK_STR(format_timespan(b, sizeof b, 0), "0ms");
+        CHECK_STR(format_timespan(b, sizeof b, 1 * USEC_PER_SEC + 5 * USEC_PER_MSEC), "1.005s");
+        CHECK_STR(format_timespan(b, sizeof b, 7322 * USEC_PER_SEC), "2h 2min");
+        CHECK_STR(format_timespan(b, sizeof b, 3 * 86400 * USEC_PER_SEC + 7322 * USEC_PER_SEC), "3d 2h");
+        CHECK_STR(format_timespan(b, 4, 90 * USEC_PER_SEC), "1mi"); /* cut to fit, terminated */
+        CHECK_STR(format_bytes(b, 3, 1536), "1.");
+        for (uint64_t v = 1; v < (uint64_t) 1 << 62; v = v * 3 + 7) {
+                char want[64];
+                uint64_t s = v / USEC_PER_SEC;
+                if (s >= 86400)
+                        snprintf(want, sizeof want, "%llud %lluh", (unsigned long long) (s / 86400),
+                                 (unsigned long long) (s % 86400 / 3600));
+                else if (s >= 3600)
+                        snprintf(want, sizeof want, "%lluh %llumin", (unsigned long long) (s / 3600),
+                                 (unsigned long long) (s % 3600 / 60));
+                else if (s >= 60)
+                        snprintf(want, sizeof want, "%llumin %llus", (unsigned long long) (s / 60),
+                                 (unsigned long long) (s % 60));
+                else if (s >= 1)
+                        snprintf(want, sizeof want, "%llu.%03llus", (unsigned long long) s,
+                                 (unsigned long long) (v % USEC_PER_SEC / 1000));
+                else
+                        snprintf(want, sizeof want, "%llums", (unsigned long long) (v / 1000));
+                CHECK_STR(format_timespan(b, sizeof b, v), want);
+        }
 }
 
 int main(void) {
