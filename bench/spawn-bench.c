@@ -423,91 +423,10 @@ static void vector_fill(size_t v, struct seccomp_data *d) {
                                                             : UINT64_C(0x100000001);
 }
 
-/* A classic BPF interpreter, enough for any filter the kernel would take. */
+/* A program the kernel would refuse kills, as it would never have been loaded. */
 static uint32_t bpf_run(const SeccompProgram *p, const struct seccomp_data *d) {
-        uint32_t a = 0, x = 0, mem[BPF_MEMWORDS] = { 0 };
-        for (size_t pc = 0; pc < p->len; pc++) {
-                const struct sock_filter *f = &p->insns[pc];
-                uint32_t k = f->k, src = BPF_SRC(f->code) == BPF_X ? x : k, v = 0;
-                switch (BPF_CLASS(f->code)) {
-                case BPF_LD:
-                case BPF_LDX:
-                        if (BPF_MODE(f->code) == BPF_ABS && k % 4 == 0 && k + 4 <= sizeof *d)
-                                memcpy(&v, (const char *) d + k, 4);
-                        else if (BPF_MODE(f->code) == BPF_IMM)
-                                v = k;
-                        else if (BPF_MODE(f->code) == BPF_MEM && k < BPF_MEMWORDS)
-                                v = mem[k];
-                        else if (BPF_MODE(f->code) == BPF_LEN)
-                                v = sizeof *d;
-                        else
-                                return SECCOMP_RET_KILL_PROCESS; /* the kernel would refuse it */
-                        *(BPF_CLASS(f->code) == BPF_LD ? &a : &x) = v;
-                        break;
-                case BPF_ST:
-                case BPF_STX:
-                        if (k < BPF_MEMWORDS)
-                                mem[k] = BPF_CLASS(f->code) == BPF_ST ? a : x;
-                        break;
-                case BPF_ALU:
-                        switch (BPF_OP(f->code)) {
-                        case BPF_ADD:
-                                a += src;
-                                break;
-                        case BPF_SUB:
-                                a -= src;
-                                break;
-                        case BPF_MUL:
-                                a *= src;
-                                break;
-                        case BPF_DIV:
-                                a = src ? a / src : 0;
-                                break;
-                        case BPF_MOD:
-                                a = src ? a % src : 0;
-                                break;
-                        case BPF_OR:
-                                a |= src;
-                                break;
-                        case BPF_AND:
-                                a &= src;
-                                break;
-                        case BPF_XOR:
-                                a ^= src;
-                                break;
-                        case BPF_LSH:
-                                a = src < 32 ? a << src : 0;
-                                break;
-                        case BPF_RSH:
-                                a = src < 32 ? a >> src : 0;
-                                break;
-                        case BPF_NEG:
-                                a = -a;
-                                break;
-                        }
-                        break;
-                case BPF_JMP:
-                        if (BPF_OP(f->code) == BPF_JA)
-                                pc += k;
-                        else {
-                                bool c = BPF_OP(f->code) == BPF_JEQ   ? a == src
-                                         : BPF_OP(f->code) == BPF_JGT ? a > src
-                                         : BPF_OP(f->code) == BPF_JGE ? a >= src
-                                                                      : (a & src) != 0;
-                                pc += c ? f->jt : f->jf;
-                        }
-                        break;
-                case BPF_RET:
-                        return BPF_RVAL(f->code) == BPF_A ? a : k;
-                case BPF_MISC:
-                        if (BPF_MISCOP(f->code) == BPF_TAX)
-                                x = a;
-                        else
-                                a = x;
-                        break;
-                }
-        }
-        return SECCOMP_RET_KILL_PROCESS; /* fell off the end: rejected by the kernel */
+        uint32_t v;
+        return seccomp_program_eval(p, d, &v) == 0 ? v : SECCOMP_RET_KILL_PROCESS;
 }
 
 static uint32_t verdict(const SeccompProgram *p, size_t abi, int nr, size_t vector) {

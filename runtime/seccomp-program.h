@@ -53,6 +53,11 @@ const SeccompPrecompiled *seccomp_precompiled_find(uint64_t caps);
 int seccomp_program_from_json(const char *path, uint64_t caps, SeccompProgram *ret, char *err,
                               size_t errlen);
 
+/* The verdict p gives the system call d, as the kernel would compute it (seccomp-eval.c):
+ * 0 and *ret, or -EINVAL for a program the kernel would refuse or that falls off its end. */
+struct seccomp_data;
+int seccomp_program_eval(const SeccompProgram *p, const struct seccomp_data *d, uint32_t *ret);
+
 /* Takes NULL and empty programs. */
 void seccomp_program_free(SeccompProgram *p);
 

@@ -533,6 +533,21 @@ static int describe_started(Unit *u, Buf *out) {
         return -1;
 }
 
+/* What a unit verb's refusal means to the operator. Returns true when r was one (the line is
+ * written, and *ret is 1 for the ones that fail the request). */
+static bool verb_refused(Unit *u, int r, Buf *out, int *ret) {
+        if (r == -ENOEXEC) {
+                buf_printf(out, "%s: invalid, fix its file first (initctl status %s)\n", u->name, u->name);
+                *ret = 1;
+        } else if (r == -EALREADY)
+                buf_printf(out, "%s: already %s\n", u->name, unit_state_to_string(u->state));
+        else if (r < 0) {
+                buf_printf(out, "%s: %s\n", u->name, strerror(-r));
+                *ret = 1;
+        }
+        return r < 0;
+}
+
 /* start UNIT...: answers once each unit runs, waits for what it needs, or failed to start; a
  * start that failed makes the request fail (code 1), as `systemctl start` does. */
 static int verb_start(Manager *m, char **args, Buf *out) {
@@ -547,16 +562,9 @@ static int verb_start(Manager *m, char **args, Buf *out) {
                 if (!u)
                         continue;
                 int r = manager_start_unit(m, u);
-                if (r == -ENOEXEC) {
-                        buf_printf(out, "%s: invalid, fix its file first (initctl status %s)\n", u->name,
-                                   u->name);
-                        ret = 1;
-                } else if (r == -EALREADY)
-                        buf_printf(out, "%s: already %s\n", u->name, unit_state_to_string(u->state));
-                else if (r < 0) {
-                        buf_printf(out, "%s: %s\n", u->name, strerror(-r));
-                        ret = 1;
-                } else if (!unit_settled(u) && request_n_wait < ELEMENTSOF(request_wait))
+                if (verb_refused(u, r, out, &ret))
+                        continue;
+                if (!unit_settled(u) && request_n_wait < ELEMENTSOF(request_wait))
                         request_wait[request_n_wait++] = u;
                 else if (describe_started(u, out) < 0)
                         ret = 1;
@@ -672,20 +680,11 @@ static int each_unit(Manager *m, char **args, UnitVerb verb, const char *done, B
                 if (!u)
                         continue;
                 int r = verb(m, u);
-                if (r == -ENOEXEC) {
-                        buf_printf(out, "%s: invalid, fix its file first (initctl status %s)\n", u->name,
-                                   u->name);
+                if (verb_refused(u, r, out, &ret))
+                        continue;
+                buf_printf(out, "%s: %s (now %s)\n", u->name, done, unit_state_to_string(u->state));
+                if (u->state == UNIT_FAILED)
                         ret = 1;
-                } else if (r == -EALREADY)
-                        buf_printf(out, "%s: already %s\n", u->name, unit_state_to_string(u->state));
-                else if (r < 0) {
-                        buf_printf(out, "%s: %s\n", u->name, strerror(-r));
-                        ret = 1;
-                } else {
-                        buf_printf(out, "%s: %s (now %s)\n", u->name, done, unit_state_to_string(u->state));
-                        if (u->state == UNIT_FAILED)
-                                ret = 1;
-                }
         }
         return ret;
 }

@@ -4,6 +4,7 @@ stalled `logs -f` followers do not keep `initctl status`, `stop` or `poweroff` o
 followers are dropped rather than held, and past the connection cap the least recently active
 client makes way. keel's PID 1 runs in fresh namespaces (see test_pid1_namespace.py); the test
 connects to its socket through /proc/PID/root, as root."""
+import contextlib
 import os
 import re
 import resource
@@ -100,23 +101,32 @@ def close_all(socks):
         s.close()
 
 
+@contextlib.contextmanager
+def crowd(pid1, n_idle=200, n_stalled=40):
+    """n_idle connections that never send, and n_stalled followers of burst that never read,
+    all accepted by PID 1, for the duration of the with block."""
+    base = quiet_base(pid1)
+    idle = [connect(pid1) for _ in range(n_idle)]
+    stalled = followers(pid1, n_stalled, "burst")
+    try:
+        wait_until(lambda: pid1_sockets(pid1) >= base + n_idle + n_stalled,
+                   f"PID 1 accepted the {n_idle + n_stalled} connections")
+        yield
+    finally:
+        close_all(idle)
+        close_all(stalled)
+
+
 def test_idle_connections_and_stalled_followers_leave_room(load):
     load.wait_for(r"burst: running|burst\| burst-line", timeout=60)
     load.wait_for(r"quiet\| quiet-up")
-    base = quiet_base(load)
-    idle = [connect(load) for _ in range(200)]
-    stalled = followers(load, 40, "burst")
-    try:
-        wait_until(lambda: pid1_sockets(load) >= base + 240, "PID 1 accepted the 240 connections")
+    with crowd(load):
         rc, out = load.enter("/bin/initctl", "status")
         assert rc == 0 and re.search(r"^quiet +running", out, re.M), out
         rc, out = load.enter("/bin/initctl", "stop", "quiet")
         assert rc == 0 and "quiet: stopped" in out, out
         rc, out = load.enter("/bin/initctl", "start", "quiet")
         assert rc == 0 and "quiet: running" in out, out
-    finally:
-        close_all(idle)
-        close_all(stalled)
 
 
 def read_all(sock, into):
@@ -251,15 +261,8 @@ def test_initctl_follower_that_stalls_is_dropped_and_says_so(load):
 
 
 def test_poweroff_gets_through_the_crowd(load):
-    base = quiet_base(load)
-    idle = [connect(load) for _ in range(200)]
-    stalled = followers(load, 40, "burst")
-    try:
-        wait_until(lambda: pid1_sockets(load) >= base + 240, "PID 1 accepted the 240 connections")
+    with crowd(load):
         rc, out = load.enter("/bin/initctl", "poweroff")
         assert rc == 0 and "poweroff: stopping units" in out, out
         load.wait_for(r"poweroff", timeout=60)
         load.proc.wait(timeout=60)
-    finally:
-        close_all(idle)
-        close_all(stalled)

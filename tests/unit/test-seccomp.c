@@ -334,84 +334,11 @@ static void test_sys_admin(void) {
 
 /* ---- the build-time table (seccomp-gen.c) against libseccomp now -------------------------------- */
 
-/* A classic BPF interpreter for the instructions libseccomp emits (loads from seccomp_data,
- * ALU, jumps, returns); anything else is a failure of the test, not a verdict. */
+/* The kernel's semantics (seccomp_program_eval()); a program it cannot evaluate fails the test. */
 static bool bpf_eval(const struct sock_filter *insns, unsigned len, const struct seccomp_data *d,
                      uint32_t *ret) {
-        uint32_t a = 0, x = 0, mem[BPF_MEMWORDS] = { 0 };
-        for (unsigned pc = 0; pc < len; pc++) {
-                const struct sock_filter *f = &insns[pc];
-                uint32_t k = f->k, src = BPF_SRC(f->code) == BPF_X ? x : k;
-                switch (BPF_CLASS(f->code)) {
-                case BPF_LD:
-                case BPF_LDX: {
-                        uint32_t v;
-                        if (BPF_MODE(f->code) == BPF_ABS && k % 4 == 0 && k + 4 <= sizeof *d)
-                                memcpy(&v, (const char *) d + k, 4);
-                        else if (BPF_MODE(f->code) == BPF_IMM)
-                                v = k;
-                        else if (BPF_MODE(f->code) == BPF_MEM && k < BPF_MEMWORDS)
-                                v = mem[k];
-                        else
-                                return false;
-                        *(BPF_CLASS(f->code) == BPF_LD ? &a : &x) = v;
-                        break;
-                }
-                case BPF_ST:
-                case BPF_STX:
-                        if (k >= BPF_MEMWORDS)
-                                return false;
-                        mem[k] = BPF_CLASS(f->code) == BPF_ST ? a : x;
-                        break;
-                case BPF_ALU:
-                        switch (BPF_OP(f->code)) {
-                        case BPF_AND:
-                                a &= src;
-                                break;
-                        case BPF_OR:
-                                a |= src;
-                                break;
-                        case BPF_ADD:
-                                a += src;
-                                break;
-                        case BPF_SUB:
-                                a -= src;
-                                break;
-                        case BPF_RSH:
-                                a = src < 32 ? a >> src : 0;
-                                break;
-                        case BPF_LSH:
-                                a = src < 32 ? a << src : 0;
-                                break;
-                        default:
-                                return false;
-                        }
-                        break;
-                case BPF_JMP:
-                        if (BPF_OP(f->code) == BPF_JA)
-                                pc += k;
-                        else {
-                                bool c = BPF_OP(f->code) == BPF_JEQ   ? a == src
-                                         : BPF_OP(f->code) == BPF_JGT ? a > src
-                                         : BPF_OP(f->code) == BPF_JGE ? a >= src
-                                                                      : (a & src) != 0;
-                                pc += c ? f->jt : f->jf;
-                        }
-                        break;
-                case BPF_RET:
-                        *ret = BPF_RVAL(f->code) == BPF_A ? a : k;
-                        return true;
-                case BPF_MISC:
-                        if (BPF_MISCOP(f->code) == BPF_TAX)
-                                x = a;
-                        else
-                                a = x;
-                        break;
-                default:
-                        return false;
-                }
-        }
-        return false; /* fell off the end: the kernel would have refused the program */
+        SeccompProgram p = { .insns = (struct sock_filter *) insns, .len = (unsigned short) len };
+        return seccomp_program_eval(&p, d, ret) == 0;
 }
 
 /* First arguments across every bound the default profile tests (socket families around
