@@ -417,9 +417,10 @@ static void start_next_turn(Manager *m) {
 
 static void check_milestones(Manager *m);
 
+/* The budget is the loop's to renew (manager_turn_begin() before each pass): what the fds of
+ * this pass started counts against it. */
 static void start_turn(LoopTimer *t) {
         Manager *m = t->userdata;
-        manager_turn_begin(m);
         m->kick = true;
         manager_kick(m);
         check_milestones(m);
