@@ -38,6 +38,14 @@ measures, at the console shell:
              them out) and --crowd-followers `logs -f` followers that never read, held open
              throughout; its p99 has a goal (<= 100 ms), and no request may be refused.
 
+  start cost from the boot log of every image: PID 1's "loaded N units" line to its "ready"
+             line (kmsg timestamps on the console), divided by N: per-unit start cost at
+             10, 100 and 1,000 units (goal: flat, 1,000 units within 10x the 100-unit time).
+  start load one more boot (--start-load N, default 100): N unit files (half Network=bridge,
+             half Network=none) written at the shell, `initctl reload` in the background, and
+             `initctl status` round trips on the socket from then until all N run: their
+             p99 (goal <= 100 ms) and the time until all N run.
+
 A table compares each figure with its goal (PASS/MISS) and with tini's where tini does the
 same job; everything is written to KEEL_BUILD/bench/supervisor.json.
 """
@@ -108,6 +116,8 @@ GOALS = {
     "reap_rate": (">= 20000/s", lambda v, r: v >= 20000),
     "status_socket": ("<= 5 ms", lambda v, r: v <= 5),
     "status_crowd": ("<= 100 ms", lambda v, r: v <= 100),
+    "start_flat": ("<= 10x", lambda v, r: r.get("start_100") is not None and v <= 10 * r["start_100"]),
+    "status_starting": ("<= 100 ms", lambda v, r: v <= 100),
 }
 CROWD_RE = re.compile(r"^crowd idle=(\d+) followers=(\d+) reopened=(\d+)$", re.M)
 STATUS_RE = re.compile(r"^status (\d+) us=(\d+) bytes=(\d+) code=(-?\d+)$", re.M)
@@ -259,6 +269,7 @@ def run_idle(iso: Path, n: int, args, extra: bool) -> dict:
         t = time.monotonic()
         vm.boot(timeout=120 + n * 1.0)
         r["ready_line"] = vm.ready_line
+        r["start"] = start_cost(vm)
         r["states"] = wait_settled(vm, n, timeout=120 + n * 1.0)
         r["settle_s"] = time.monotonic() - t
         vm.run("sleep 3")  # PID 1's last console lines drain; nothing else is pending
@@ -344,6 +355,88 @@ def status_under_crowd(vm: KeelVM, args) -> dict:
             "reopened": int(m.group(3))}
 
 
+LOADED_RE = re.compile(r"\[\s*(\d+\.\d+)\] keel: loaded (\d+) units")
+READY_TS_RE = re.compile(r"\[\s*(\d+\.\d+)\] keel: ready: (\d+) units running")
+
+
+def start_cost(vm: KeelVM) -> dict | None:
+    """Guest seconds from PID 1's "loaded N units" to its "ready" line, from the console (the
+    kernel's ring may have dropped the first by then), and per unit."""
+    loaded, ready = LOADED_RE.search(vm.console), READY_TS_RE.search(vm.console)
+    if not loaded or not ready:
+        return None
+    s, n = float(ready.group(1)) - float(loaded.group(1)), int(loaded.group(2))
+    return {"units": n, "running": int(ready.group(2)), "s": s, "per_unit_ms": s / max(n, 1) * 1000}
+
+
+# The probes run from before the reload until every unit runs, in the background: a request
+# that PID 1 leaves waiting is then one of the measured ones (the loop that checks for "all
+# running" waits too, unmeasured).
+START_LOAD_SCRIPT = """\
+i=0; while [ $i -lt {n} ]; do
+  if [ $((i % 2)) -eq 0 ]; then net=bridge; else net=none; fi
+  printf '[Container]\\nRootfs=/usr/share/keel/rootfs/busybox\\nExec=/bin/sleep 100000\\nNetwork=%s\\n[Service]\\nKillSignal=SIGKILL\\n' $net > /etc/keel/units/load-$i.container
+  i=$((i + 1))
+done
+rm -f /tmp/all-up
+(while [ ! -e /tmp/all-up ]; do {helper} status -w 0 -n 5 | grep '^status'; done > /tmp/probes.out) &
+echo "T0 $(cut -d' ' -f1 /proc/uptime)"
+initctl reload > /tmp/reload.out 2>&1 &
+while [ "$(initctl status | grep -c ' running ')" -lt {want} ] &&
+      [ "$(initctl status | grep -c -E ' (waiting|starting) ')" -gt 0 ]; do sleep 0.2; done
+echo "T1 $(cut -d' ' -f1 /proc/uptime)"
+touch /tmp/all-up
+wait
+cat /tmp/probes.out
+"""
+
+
+def run_start_load(iso: Path, n: int, args) -> dict:
+    """Status round trips on the control socket while a reload starts n units."""
+    vm = KeelVM(iso, name=f"bench-supervisor-start-{n}", timeout_scale=args.timeout_scale,
+                memory=args.memory or 1024, smp=args.smp, accel=args.accel)
+    r = {"units": n, "log": str(vm.log_path)}
+    try:
+        vm.boot(timeout=180)
+        out = vm.check(START_LOAD_SCRIPT.format(n=n, want=n + 1, helper=HELPER), timeout=600 + n * 10)
+        t0, t1 = (float(re.search(rf"^{k} (\S+)$", out, re.M).group(1)) for k in ("T0", "T1"))
+        r["status_ms"] = [int(m.group(2)) / 1000 for m in STATUS_RE.finditer(out)]
+        r["all_running_s"] = t1 - t0
+        r["states"] = unit_states(vm)
+        r["spawn_failures"] = spawn_failures(vm)
+        vm.poweroff(timeout=300)
+    finally:
+        vm.kill()
+    return r
+
+
+def p99(vals: list[float]) -> float:
+    s = sorted(vals)
+    return s[max(0, math.ceil(0.99 * len(s)) - 1)]
+
+
+def start_rows(res: dict, vals: dict) -> list:
+    """The table's rows for the start cost per unit count and for status while units start."""
+    rows = []
+    for n, b in res["boots"].items():
+        c = b.get("start")
+        if c:
+            vals[f"start_{n}"] = c["s"]
+            rows.append((f"start cost per unit, {n} units (loaded -> ready)",
+                         f"{fmt_ms(c['per_unit_ms'])} ({c['s']:.1f} s)", None, None, ""))
+    if "start_1000" in vals and "start_100" in vals:
+        rows.append(("  1000 units ready, in 100-unit times", f"{vals['start_1000'] / vals['start_100']:.1f}x",
+                     "start_flat", vals["start_1000"], ""))
+    sl = res.get("start_load")
+    if sl and sl.get("status_ms"):
+        v = sl["status_ms"]
+        rows.append((f"initctl status p99 while {sl['units']} units start (n={len(v)})", fmt_ms(p99(v)),
+                     "status_starting", p99(v), ""))
+        rows.append(("  median / max", f"{fmt_ms(statistics.median(v))} / {fmt_ms(max(v))}", None, None, ""))
+        rows.append((f"  reload -> all {sl['units']} running", f"{sl['all_running_s']:.1f} s", None, None, ""))
+    return rows
+
+
 def run_restart(iso: Path, count: int, delays: dict[str, int], args) -> dict:
     vm = KeelVM(iso, name="bench-supervisor-restart", timeout_scale=args.timeout_scale,
                 memory=args.memory or 512, smp=args.smp, accel=args.accel)
@@ -418,6 +511,8 @@ def main() -> int:
     ap.add_argument("--spawn-runs", type=int, default=20, help="keel-bench-spawn processes in the restart guest (default 20)")
     ap.add_argument("--network", default="none", choices=["none", "bridge", "host"],
                     help="Network= of the bench units (default none: lo only, as keel-bench-spawn's default)")
+    ap.add_argument("--start-load", type=int, default=100,
+                    help="units a reload starts while status is timed (default 100; 0: skip)")
     ap.add_argument("--smp", type=int, default=2, help="guest vCPUs (default 2)")
     ap.add_argument("--memory", type=int, default=None,
                     help="guest memory in MiB (default 1024, 3072 above 100 units, 512 for the restart boot)")
@@ -453,6 +548,14 @@ def main() -> int:
             results["boots"][str(n)] = r
             print(f"  {n} units: settled in {r['settle_s']:.0f}s ({r['states']}), PID 1 Rss "
                   f"{fmt_bytes(r['pid1']['rss'])}, private {fmt_bytes(r['pid1']['private'])}; "
+                  f"{time.monotonic() - started:.0f}s so far", flush=True)
+        if args.start_load:
+            image = build / "bench" / "supervisor-start"
+            build_image(image, {"first": IDLE_UNIT.format(network="none")}, build, kernel, spawn=False)
+            print(f"  start load: booting {image}/keel.iso", flush=True)
+            results["start_load"] = sl = run_start_load(image / "keel.iso", args.start_load, args)
+            print(f"  start load: {len(sl['status_ms'])} status round trips, p99 {fmt_ms(p99(sl['status_ms']))}, "
+                  f"all running after {sl['all_running_s']:.1f}s ({sl['states']}); "
                   f"{time.monotonic() - started:.0f}s so far", flush=True)
         if args.restarts:
             image = build / "bench" / "supervisor-restart"
@@ -541,6 +644,7 @@ def report(res: dict, args) -> None:
             rows.append((f"  p99 under a crowd ({k['idle']} idle, {k['followers']} stalled; n={len(k['ms'])})",
                          f"{fmt_ms(k['p99'])} (median {fmt_ms(statistics.median(k['ms']))})", "status_crowd",
                          k["p99"], ""))
+    rows += start_rows(res, vals)
 
     print()
     print(f"{'metric':<52}{'keel':>24}  {'goal':<12}{'':<6}{'tini':>18}")

@@ -179,9 +179,26 @@ static void shutdown_begin(ShutdownMode mode, const char *why) {
         manager_stop_all(manager);
 }
 
-/* Drain every exited child: units, the shell, and orphans re-parented to us. */
+/* Exits handled per turn of the loop: after a poweroff, or a burst of orphans, thousands
+ * come at once, and each unit's costs a cgroup removal and more. The rest wait for
+ * reap_timer, due at once, so that the loop serves its fds in between. */
+#define REAP_TURN_MAX 64u
+
+static void reap_more(LoopTimer *t) {
+        (void) t;
+        reap_children();
+}
+
+static LoopTimer reap_timer = { .handler = reap_more };
+
+/* Drain exited children: units, the shell, and orphans re-parented to us. */
 static void reap_children(void) {
-        for (;;) {
+        for (unsigned n = 0;; n++) {
+                if (n == REAP_TURN_MAX) {
+                        if (!reap_timer.armed)
+                                loop_timer_arm(&reap_timer, now_usec() + 1);
+                        return;
+                }
                 siginfo_t si = { 0 };
                 if (waitid(P_ALL, 0, &si, WEXITED | WNOHANG) < 0) {
                         if (errno == ECHILD && down.killing)
@@ -382,6 +399,8 @@ int main(int argc, char **argv) {
 
         /* Children may have exited before the signalfd existed: reap once up front. */
         reap_children();
-        for (;;)
+        for (;;) {
+                manager_turn_begin(manager);
                 loop_run_once();
+        }
 }

@@ -390,7 +390,48 @@ static UnitState act_request_start(Unit *u) {
         return UNIT_WAITING;
 }
 
+/*
+ * Turns. A spawn costs PID 1 milliseconds (tens under emulation, more with a bridge to set
+ * up): spawning a hundred units in one pass of the loop would leave initctl, reaping and
+ * container output unserved for seconds. So a turn of the loop spawns at most
+ * START_TURN_MAX units, and none once START_TURN_USEC have passed since its first spawn;
+ * the units left over stay WAITING, and start_timer, due at once, lets the loop poll its
+ * fds before the next turn goes on with them. Time to all-started is the same: the loop
+ * does the same spawns, with its other work in between.
+ */
+#define START_TURN_MAX  8u
+#define START_TURN_USEC (10 * USEC_PER_MSEC)
+
+static bool start_turn_open(Manager *m) {
+        if (m->start_timer.armed) /* this turn is over: the waiting units go in the next */
+                return false;
+        if (m->turn_starts == 0)
+                return true;
+        return m->turn_starts < START_TURN_MAX && now_usec() - m->turn_start < START_TURN_USEC;
+}
+
+static void start_next_turn(Manager *m) {
+        if (!m->start_timer.armed) /* after the fds of this loop pass: never in the same one */
+                loop_timer_arm(&m->start_timer, now_usec() + 1);
+}
+
+static void check_milestones(Manager *m);
+
+/* The budget is the loop's to renew (manager_turn_begin() before each pass): what the fds of
+ * this pass started counts against it. */
+static void start_turn(LoopTimer *t) {
+        Manager *m = t->userdata;
+        m->kick = true;
+        manager_kick(m);
+        check_milestones(m);
+}
+
+void manager_turn_begin(Manager *m) {
+        m->turn_starts = 0;
+}
+
 static UnitState act_check_deps(Unit *u) {
+        Manager *m = u->manager;
         int r = deps_ready(u);
         if (r == 0)
                 return UNIT_WAITING;
@@ -398,6 +439,8 @@ static UnitState act_check_deps(Unit *u) {
                 log_error("%s: not starting: %s", u->name, u->waiting_for);
                 return UNIT_FAILED;
         }
+        if (m->turn_starts++ == 0)
+                m->turn_start = now_usec();
         return act_spawn(u);
 }
 
@@ -470,8 +513,10 @@ void manager_kick(Manager *m) {
                 m->kick = false;
                 for (size_t i = 0; i < m->n_units; i++) {
                         Unit *u = m->units[i];
-                        if (u->state == UNIT_WAITING)
+                        if (u->state == UNIT_WAITING && start_turn_open(m))
                                 unit_dispatch(u, EV_DEPS);
+                        else if (u->state == UNIT_WAITING)
+                                start_next_turn(m);
                         if (u->stop_pending && dependents_down(m, u)) {
                                 u->stop_pending = false;
                                 unit_dispatch(u, EV_STOP);
@@ -649,6 +694,7 @@ Manager *manager_new(const ManagerConfig *cfg) {
                 return NULL;
         m->cfg = *cfg;
         m->devices_program = -1;
+        m->start_timer = (LoopTimer){ .handler = start_turn, .userdata = m };
         manager_net_init(m);
         /* Only a non-blocking fd needs the queue; a blocking one (tests' stdout) is written
          * directly. */

@@ -179,6 +179,11 @@ struct Manager {
         SeccompCache *seccomp_cache; /* never freed: one entry per distinct capability set */
         size_t n_seccomp_cache;
         ManagerNet net;
+        /* Starts are paced (manager.c, "turns"): a few per turn of the loop, the rest stay
+         * WAITING until start_timer, due at once, lets the loop serve its fds first. */
+        unsigned turn_starts; /* units spawned in this turn */
+        uint64_t turn_start;  /* when the first of them was */
+        LoopTimer start_timer;
 };
 
 Manager *manager_new(const ManagerConfig *cfg);
@@ -193,6 +198,8 @@ Unit *manager_find(Manager *m, const char *name);
 int manager_start_unit(Manager *m, Unit *u);
 int manager_stop_unit(Manager *m, Unit *u);
 int manager_restart_unit(Manager *m, Unit *u);
+/* The loop begins a turn: units may be spawned again (a few, see manager.c). */
+void manager_turn_begin(Manager *m);
 /* Called for every reaped child; returns true when it was a unit's main process. */
 bool manager_child_exited(Manager *m, const siginfo_t *si);
 
