@@ -22,7 +22,7 @@ BUSYBOX = "/usr/share/keel/rootfs/busybox"
 VOLS = "/var/lib/keel/volumes"
 # Restarts of the race's victim: each is one spawn that resolves its bind source while the name
 # is the directory or the symlink (about half each).
-RACE_RESTARTS = int(os.environ.get("KEEL_RACE_RESTARTS", "1000"))
+RACE_RESTARTS = int(os.environ.get("KEEL_RACE_RESTARTS", "2000"))
 
 
 def unit(exec_line, container="", service="", unit_section=""):
