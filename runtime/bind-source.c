@@ -80,7 +80,7 @@ static int walk(const Walk *w, const char *path, char *walked, size_t walkedlen)
                 return walk_fail(w, negative_errno(), "open /: %s", strerror(errno));
         struct stat st;
         if (fstat(cur, &st) < 0)
-                return negative_errno();
+                return walk_fail(w, negative_errno(), "fstat /: %s", strerror(errno));
         const Tree *tainted = tree_of(w, &st);
         unsigned links = 0;
         snprintf(walked, walkedlen, "/");
@@ -111,7 +111,7 @@ static int walk(const Walk *w, const char *path, char *walked, size_t walkedlen)
                 if (next < 0)
                         return walk_fail(w, negative_errno(), "%s: %s", walked, strerror(errno));
                 if (fstat(next, &st) < 0) {
-                        int e = negative_errno();
+                        int e = walk_fail(w, negative_errno(), "fstat %s: %s", walked, strerror(errno));
                         close(next);
                         return e;
                 }
@@ -144,7 +144,8 @@ static int walk(const Walk *w, const char *path, char *walked, size_t walkedlen)
                         close(cur);
                         cur = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
                         if (cur < 0 || fstat(cur, &st) < 0)
-                                return negative_errno();
+                                return walk_fail(w, negative_errno(), "open / after %s: %s", walked,
+                                                 strerror(errno));
                         tainted = tree_of(w, &st);
                         snprintf(walked, walkedlen, "/");
                 } else {
@@ -158,6 +159,7 @@ static int walk(const Walk *w, const char *path, char *walked, size_t walkedlen)
 int bind_source_open(const char *path, const char *const *untrusted, char *why, size_t whylen) {
         Tree trees[SOURCE_TREES_MAX];
         Walk w = { .trees = trees, .why = why, .whylen = whylen };
+        why[0] = 0; /* every failure below says what it was; this is the belt */
         char walked[PATH_MAX], ignored[256];
 
         /* The trees themselves are walked like any source, each against those before it (the

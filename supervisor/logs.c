@@ -302,7 +302,8 @@ static bool unit_name_ok(const char *unit) {
  *   30 s unwritten.
  * - No garbage. A cut can still come between the size's commit and the data's write, so each
  *   file is checked when it is opened (at a unit's first line after boot, the current file and
- *   the rotated ones). Records never contain a NUL byte (log_file_append() writes them as
+ *   the rotated ones), unless the last shutdown was clean (log_dir_take_clean_mark()).
+ *   Records never contain a NUL byte (log_file_append() writes them as
  *   spaces), so a NUL is damage. At the end of a file, the damaged line and what follows are cut
  *   off. In the middle — seen under TCG in 3 cuts of 8 while writeback was started up to the
  *   last byte: a page skipped by writeback while later ones reached the disk leaves 1–21 KiB
