@@ -86,9 +86,14 @@ class Pid1:
     def wait_for(self, pattern, timeout=60, count=1):
         rx = re.compile(pattern)
         deadline = time.monotonic() + timeout
+        hits, seen = [], 0
         with self.cond:
             while True:
-                hits = [l for l in self.lines if rx.search(l)]
+                # Only the lines that came since the last look: rescanning them all under the
+                # lock at every line made the reader thread wait, PID 1's stdout pipe fill and
+                # PID 1 block writing to it (hundreds of thousands of lines in the load tests).
+                hits += [l for l in self.lines[seen:] if rx.search(l)]
+                seen = len(self.lines)
                 if len(hits) >= count:
                     return hits
                 left = deadline - time.monotonic()
